@@ -1,0 +1,3 @@
+"""facelm runtime: facial motion as a language (numpy + onnxruntime + rclpy, never torch)."""
+
+__version__ = "0.1.0"

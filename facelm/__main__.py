@@ -1,0 +1,5 @@
+import sys
+
+from facelm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module a ``facelm`` subcommand; each exposes ``register(subparsers)``."""

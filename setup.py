@@ -1,0 +1,33 @@
+"""ament_python package ``facelm``: the runtime library, ROS 2 nodes and the ``facelm`` CLI.
+
+Installs with pip (``pip install -e .``, what ``make`` does) or with colcon on a
+system ROS 2. Only the runtime (``facelm``) is packaged; ``models/``, ``training/``
+and ``export/`` run from a checkout.
+"""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "facelm"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=["facelm", "facelm.*"]),
+    package_data={"facelm": ["*.xml", "data/*", "render/*.json"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        ("share/" + PACKAGE + "/launch", glob("launch/*.yaml")),
+    ],
+    install_requires=["numpy", "onnxruntime", "pyyaml", "pillow", "imageio", "scipy", "psutil"],
+    zip_safe=False,
+    python_requires=">=3.10",
+    description="Facial motion as a language: tokens, text, audio and ROS 2 faces at 25 fps.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "facelm = facelm.cli:main",
+        ],
+    },
+)
