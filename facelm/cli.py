@@ -18,6 +18,8 @@ COMMANDS = (
     "convert",
     "render",
     "preprocess",
+    "encode",
+    "decode",
 )
 
 

@@ -10,7 +10,8 @@
 # already puts on LD_LIBRARY_PATH of every venv python.
 #
 # Skips the build when the installed copy was built from the same sources
-# (hash of the interface files, CMakeLists.txt, package.xml and this script).
+# (hash of the interface files, CMakeLists.txt, package.xml, this script and
+# the installed generator versions).
 # FORCE=1 rebuilds anyway. The build tree is build/facelm_msgs (gitignored).
 set -euo pipefail
 
@@ -30,9 +31,19 @@ py="$venv/bin/python"
 command -v cmake >/dev/null || die "cmake is not installed"
 command -v c++ >/dev/null || die "no C++ compiler (c++) found"
 
+# One build at a time per checkout (several `make` runs may start together);
+# a run that waited finds the stamp written by the one before it.
+mkdir -p "$repo/build"
+exec 9>"$repo/build/.build_msgs.lock"
+command -v flock >/dev/null && flock 9
+
+# The stamp covers our sources and the versions of the generators and message
+# packages we build against, so upgrading the ROS wheels triggers a rebuild.
 stamp_file="$venv/share/facelm_msgs/facelm_msgs.stamp"
-stamp="$(cd "$src" && cat CMakeLists.txt package.xml msg/*.msg action/*.action "$repo/scripts/build_msgs.sh" \
-  | sha256sum | cut -d' ' -f1)"
+stamp="$( { cat "$src"/CMakeLists.txt "$src"/package.xml "$src"/msg/*.msg "$src"/action/*.action \
+    "$repo/scripts/build_msgs.sh"
+  cat "$venv"/share/{rosidl_generator_c,rosidl_generator_py,rosidl_typesupport_fastrtps_c,std_msgs,action_msgs}/package.xml \
+    2>/dev/null || true; } | sha256sum | cut -d' ' -f1)"
 if [[ -z "${FORCE:-}" && -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]] \
   && compgen -G "$venv/lib/python3*/site-packages/facelm_msgs/msg/__init__.py" >/dev/null; then
   echo "build_msgs: facelm_msgs is up to date in $venv"
@@ -80,6 +91,10 @@ cmake -S "$src" -B "$build" "${generator[@]}" \
   || { tail -40 "$build/configure.log" >&2; die "cmake configure failed (log: $build/configure.log)"; }
 cmake --build "$build" -j "${JOBS:-2}" >"$build/build.log" 2>&1 \
   || { tail -40 "$build/build.log" >&2; die "build failed (log: $build/build.log)"; }
+# Drop the previous install first so a renamed or removed interface leaves nothing behind.
+rm -rf "$venv"/lib/python3*/site-packages/facelm_msgs "$venv"/lib/python3*/site-packages/facelm_msgs-*.egg-info \
+  "$venv"/lib/libfacelm_msgs__*.so "$venv/include/facelm_msgs" "$venv/share/facelm_msgs" \
+  "$venv"/share/ament_index/resource_index/*/facelm_msgs
 cmake --install "$build" >"$build/install.log" 2>&1 \
   || { tail -40 "$build/install.log" >&2; die "install failed (log: $build/install.log)"; }
 

@@ -1,0 +1,1 @@
+"""Export trained torch models to ONNX (and TensorRT), with parity checks."""

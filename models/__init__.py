@@ -1,0 +1,1 @@
+"""torch network definitions (development side): tokenizer, language model, encoders."""
