@@ -4,8 +4,14 @@
 set -euo pipefail
 
 # espeak-ng: speech for the talking corpus; libportaudio2: microphone node;
-# cmake/g++/python3-dev: building facelm_msgs into the venv.
+# cmake/g++ (+ python3.11-dev on a system Python): building facelm_msgs into the venv.
 PACKAGES=(espeak-ng libespeak-ng1 libportaudio2 cmake g++ make)
+
+# A Debian system Python needs its -dev (Python.h for the msgs build) and -venv packages.
+PY=$(command -v python3.11 || command -v python3 || true)
+if [ -n "$PY" ] && ! "$PY" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  PACKAGES+=(python3.11-dev python3.11-venv)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
