@@ -132,6 +132,22 @@ def test_rotation_smoothing_is_continuous_across_180_degrees():
     assert frame_distances(smoothed, clean, True).max() < np.radians(2.0)
 
 
+def test_rotation_smoothing_ignores_how_each_frame_writes_its_rotation():
+    # r and r - 2 pi r/|r| are one rotation but opposite quaternions; a tracker may
+    # switch between them from frame to frame. Unwrapped, the result cannot tell.
+    rng = np.random.default_rng(9)
+    n = 80
+    angle = np.radians(np.linspace(200, 230, n)) + 0.01 * rng.standard_normal(n)
+    axis = np.array([0.6, 0.0, 0.8])
+    consistent = angle[:, None] * axis  # all written with angle > pi
+    mixed = consistent.copy()
+    mixed[::2] = (angle[::2] - 2 * np.pi)[:, None] * axis  # every other frame the short way
+    np.testing.assert_allclose(frame_distances(mixed, consistent, True), 0.0, atol=1e-9)
+    reference = smoothing.smooth_rotations(consistent, 2.0)
+    assert frame_distances(smoothing.smooth_rotations(mixed, 2.0), reference, True).max() < 1e-9
+    assert frame_distances(reference, consistent, True).max() < np.radians(1.5)
+
+
 def test_smoothing_keeps_bounded_weights_in_range():
     rng = np.random.default_rng(4)
     weights = np.clip(rng.random((300, 52)) ** 4 * 1.2, 0.0, 1.0)
@@ -158,6 +174,20 @@ def test_mean_reference_measures_distance_to_the_mean():
     rot[7, 0] = 0.4
     dev = outliers.deviations(rot, True, "mean")
     assert dev[7] == pytest.approx(0.3, abs=0.01) and dev[0] < 0.01
+
+
+def test_a_held_extreme_is_a_pose_not_an_outlier():
+    # A smile held for 1.2 s far from the clip's mean: MMHead's mean fence flags all
+    # of it, the default ("both") keeps it because it is reached smoothly and held.
+    t = np.arange(300) / FPS
+    expression = np.zeros((300, 50))
+    expression[:, 0] = 0.3 * np.sin(2 * np.pi * 0.5 * t)
+    expression[:, 1] = np.interp(np.arange(300), [150, 160, 190, 200], [0.0, 4.0, 4.0, 0.0])
+    clip = replace(MotionClip.neutral(300), expression=expression)
+    _, by_mean = preprocess_clip(clip, PreprocessConfig(outlier_reference="mean", smooth=False))
+    assert set(range(160, 191)) <= set(by_mean.groups["expression"].replaced_frames)
+    _, by_default = preprocess_clip(clip, PreprocessConfig(smooth=False))
+    assert not set(range(145, 206)) & set(by_default.groups["expression"].replaced_frames)
 
 
 def test_replaced_frames_are_interpolated_linearly_and_by_slerp():

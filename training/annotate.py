@@ -17,8 +17,9 @@ between a head pose's onset and offset, over a nod's or shake's cycles).
 
 - emotion: the emotion read on most frames of the core is the segment's label;
 - head: the head event (``HeadEvent.kind``, same names as the spec's kinds:
-  turn_left/right, tilt_left/right, look_up/down, nod, shake, still) overlapping
-  the core most is the segment's label;
+  turn_left/right, tilt_left/right, look_up/down, nod, shake, still) covering
+  most of the core is the segment's label; 'still' segments shorter than
+  ``MIN_JUDGED_STILL_S`` are pauses between moves and are not judged;
 - speaking: the clip's overall style (none/calm/excited) against the spec's.
 
 CLI: ``python -m training.annotate CLIP [--json] [--seed N] [--split S] [--format F]``.
@@ -38,6 +39,8 @@ from training.motion_analysis import FPS, MotionSummary, analyse
 from training.text import Phrasing, describe, realise_prompt
 from training.text.prompt import spec_dict
 
+# A 'still' segment shorter than this is the pause between two moves: not judged.
+MIN_JUDGED_STILL_S = 0.6
 TEXT_KEYS = ("action", "emotion", "detail_expression", "detail_head_pose", "emotion_scenario")
 
 
@@ -80,6 +83,8 @@ def _core_windows(spec: dict) -> tuple[list[tuple[str, float, float]], list[tupl
         if kind in ("nod", "shake"):
             a, b = seg["start"], seg["start"] + seg["repetitions"] / seg["frequency"]
         elif kind == "still":
+            if seg["end"] - seg["start"] < MIN_JUDGED_STILL_S:
+                continue  # a pause between two moves, not a behaviour of its own
             a, b = seg["start"] + 0.2, seg["end"] - 0.2
         else:
             end = seg["end"] - seg.get("offset", 0.0) if seg.get("returns", True) else seg["end"]

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import median_filter, percentile_filter, uniform_filter1d
+from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from facelm import face_units
 from facelm.clip import DEFAULT_FPS, MotionClip
@@ -31,8 +32,9 @@ FPS = DEFAULT_FPS
 
 # -- head pose -------------------------------------------------------------
 HEAD_DEAD_ZONE = 0.06        # rad: below this on every axis the head counts as centred
-HEAD_SWING_MIN = 0.07        # rad: smallest reversal that counts as a nod/shake swing
+HEAD_SWING_MIN = 0.085       # rad: smallest reversal that counts as a nod/shake swing
 HEAD_DWELL_MAX_S = 0.5       # s: a nod/shake lingers at most this long at a turning point
+HEAD_SETTLE_SPEED = 0.08     # rad/s: slower than this the head counts as at rest
 HEAD_MIN_EVENT_S = 0.32      # s: shorter head segments merge into their neighbours
 # Cycles a second dividing slow | normal | fast oscillations, per kind.
 OSC_SPEED_HZ = {"nod": (1.3, 1.95), "shake": (1.15, 1.7)}
@@ -47,17 +49,23 @@ HEAD_KINDS = ("look_up", "look_down", "turn_right", "turn_left", "tilt_left", "t
 # Units that speech and blinks move: left out when judging emotion.
 NON_EMOTION_UNITS = ("AU25", "AU26", "AU45L", "AU45R")
 NEUTRAL_MAGNITUDE = 0.18     # |units| below this reads as a neutral face
-EMOTION_SMOOTH_S = 0.4
-EMOTION_MIN_S = 0.6          # shorter emotion segments merge into neighbours
+EMOTION_MEDIAN_S = 0.84      # running-median window that separates brief pulses from steps
+EMOTION_WINDOW_S = 0.84
+EMOTION_PERCENTILE = 25
+EMOTION_MIN_S = 0.4          # shorter emotion segments merge into neighbours
 UNIT_ON, UNIT_OFF = 0.25, 0.15  # hysteresis for a unit episode
 UNIT_MIN_S = 0.24
 
 # -- speech, blinks, gaze -----------------------------------------------------
 SPEECH_BAND_HZ = (2.0, 8.0)  # syllable rates in the jaw opening
 SPEECH_RMS = 0.006           # rad of band-passed jaw opening that counts as speaking
-SPEECH_EXCITED_RMS = 0.03    # rad: above this the speech is excited
+# Excited speech opens the jaw wider and lifts the brows on stressed syllables: the
+# animation index sqrt(jaw/JAW_REF * brow/BROW_REF) of a speech stretch is above 1.
+SPEECH_JAW_REF = 0.015       # rad RMS of the 2-8 Hz jaw opening
+SPEECH_BROW_REF = 0.032      # RMS of brief brow lifts (brow units minus their running median)
 SPEECH_WINDOW_S = 1.0
 SPEECH_MIN_S = 0.6
+SPEECH_MIN_SYLLABLES_PER_S = 1.5
 BLINK_ON = 0.5
 BLINK_MAX_S = 0.7            # a longer closure is "closes the eyes"
 GAZE_DEAD_ZONE = 0.12        # rad of eye rotation
@@ -95,6 +103,7 @@ class SpeechSegment:
     end: float
     level: str  # calm | excited
     energy: float  # rad RMS of the 2-8 Hz jaw opening
+    animation: float = 0.0  # > 1: excited (see SPEECH_JAW_REF)
 
 
 @dataclass
@@ -295,6 +304,37 @@ def _cross(x: np.ndarray, a: int, b: int, frac: float) -> int:
     return a + int(hit[0]) if hit.size else b
 
 
+def _settle(x: np.ndarray, i: int, step: int, limit: int) -> int:
+    """From extremum i, follow the swing leaving it (step +1) or arriving at it (step -1)
+    until the head stops moving (or ``limit`` frames): where the movement ends/begins."""
+    eps = HEAD_SETTLE_SPEED / FPS
+    j = i
+    direction = 0.0
+    while 0 <= j + step < len(x) and abs(j - i) < limit:
+        dx = (x[j + step] - x[j]) * step
+        if direction == 0.0:
+            direction = np.sign(dx) if abs(dx) > eps else 0.0
+            if direction == 0.0 and abs(j - i) > 2:
+                break
+        elif dx * direction <= eps:
+            break
+        j += step
+    return j
+
+
+def _half_width(x: np.ndarray, k: int, base: float) -> float:
+    """Seconds x stays beyond halfway between ``base`` and its extremum at k."""
+    half = 0.5 * (x[k] + base)
+    beyond = np.sign(x[k] - half)
+    a = k
+    while a > 0 and (x[a - 1] - half) * beyond > 0:
+        a -= 1
+    b = k
+    while b < len(x) - 1 and (x[b + 1] - half) * beyond > 0:
+        b += 1
+    return (b - a + 1) / FPS
+
+
 def _oscillations(x: np.ndarray) -> list[tuple[int, int, float, float]]:
     """Back-and-forth episodes on one axis: (start, stop, cycles a second, mean swing).
 
@@ -309,6 +349,7 @@ def _oscillations(x: np.ndarray) -> list[tuple[int, int, float, float]]:
         tol = 0.25 * min(swings[k - 1], swings[k])
         quick[k] = _dwell(x, pts[k], tol) <= HEAD_DWELL_MAX_S * FPS
     out = []
+    limit = int(1.5 * FPS)
     k = 1
     while k < len(pts) - 1:
         if not quick[k]:
@@ -317,14 +358,13 @@ def _oscillations(x: np.ndarray) -> list[tuple[int, int, float, float]]:
         j = k
         while j + 1 < len(pts) - 1 and quick[j + 1]:
             j += 1
-        first, last = pts[k - 1], pts[j + 1]  # the run's outer anchors
         inner = pts[k: j + 1]
-        start = _cross(x, first, pts[k], 0.15)
-        stop = _cross(x, inner[-1], last, 0.85) + 1
+        start = _settle(x, inner[0], -1, limit)
+        stop = _settle(x, inner[-1], +1, limit) + 1
         if len(inner) >= 2:
             hz = 1.0 / (2.0 * np.mean(np.diff(inner)) / FPS)
-        else:  # one dip and back: a raised cosine spends 0.75 of its period past 15 %
-            hz = 0.75 / max((stop - start) / FPS, 1e-3)
+        else:  # one dip and back (a raised cosine): above half depth for half a period
+            hz = 1.0 / (2.0 * max(_half_width(x, inner[0], x[start]), 1.0 / FPS))
         out.append((start, stop, float(hz), float(np.mean(swings[k - 1: j + 1]))))
         k = j + 1
     return out
@@ -416,7 +456,12 @@ def _emotion_prototypes() -> tuple[list[str], np.ndarray, np.ndarray]:
 def classify_emotions(units: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Per-frame emotion label and intensity by nearest prototype (cosine) on non-speech units."""
     names, protos, keep = _emotion_prototypes()
-    u = _smooth(units, EMOTION_SMOOTH_S)[:, keep]
+    # A low running percentile: an emotion is the face's baseline, speech adds brief
+    # pulses on top (brow lifts, lip closures) that a median would still see.
+    size = max(1, int(round(EMOTION_WINDOW_S * FPS)) | 1)
+    u = percentile_filter(np.asarray(units, np.float64)[:, keep], EMOTION_PERCENTILE, size=(size, 1),
+                          mode="nearest")
+    u = _smooth(u, 0.2)
     mag = np.linalg.norm(u, axis=1)
     unit_protos = protos / np.linalg.norm(protos, axis=1, keepdims=True)
     cos = (u @ unit_protos.T) / np.maximum(mag, 1e-6)[:, None]
@@ -487,28 +532,43 @@ def _episodes(code: str, signal: np.ndarray, speaking: np.ndarray) -> list[UnitE
 # speech, blinks, gaze
 # ============================================================================
 def _band_pass(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Zero-phase FFT band-pass (the clips are short: one FFT is cheapest)."""
-    n = len(x)
-    spec = np.fft.rfft(x - x.mean())
-    freqs = np.fft.rfftfreq(n, 1.0 / FPS)
-    spec[(freqs < lo) | (freqs > hi)] = 0.0
-    return np.fft.irfft(spec, n)
+    """Zero-phase Butterworth band-pass; odd padding keeps a clip's first and last steps quiet."""
+    x = np.asarray(x, np.float64)
+    sos = butter(2, [lo, hi], btype="band", fs=FPS, output="sos")
+    if len(x) <= 3 * (2 * len(sos) + 1):
+        return np.zeros_like(x)
+    return sosfiltfilt(sos, x - x[0])
 
 
-def analyse_speech(jaw_open: np.ndarray) -> list[SpeechSegment]:
-    """Speaking stretches: RMS of the 2-8 Hz jaw opening above ``SPEECH_RMS``."""
+def _syllable_peaks(band: np.ndarray, a: int, b: int) -> int:
+    """Jaw openings in [a, b): peaks of the band-passed jaw above the speech level."""
+    peaks, _ = find_peaks(band[a:b], height=SPEECH_RMS, distance=max(1, int(0.12 * FPS)))
+    return len(peaks)
+
+
+def analyse_speech(jaw_open: np.ndarray, units: np.ndarray | None = None) -> list[SpeechSegment]:
+    """Speaking stretches: RMS of the 2-8 Hz jaw opening above ``SPEECH_RMS``; calm or excited."""
     if len(jaw_open) < int(SPEECH_MIN_S * FPS):
         return []
     band = _band_pass(jaw_open, *SPEECH_BAND_HZ)
-    rms = np.sqrt(_smooth(band**2, SPEECH_WINDOW_S))
+    rms = np.sqrt(np.maximum(_smooth(band**2, SPEECH_WINDOW_S), 0.0))
+    brow_lift = np.zeros(len(jaw_open))
+    if units is not None:
+        brows = units[:, [UNIT_INDEX[c] for c in ("AU1L", "AU1R", "AU2L", "AU2R")]].mean(axis=1)
+        size = int(round(EMOTION_MEDIAN_S * FPS)) | 1
+        brow_lift = brows - median_filter(brows, size=size, mode="nearest")
     runs = _merge_short(_runs(list(rms > SPEECH_RMS)), int(0.4 * FPS))
     out = []
     for a, b, on in runs:
         if not on or b - a < SPEECH_MIN_S * FPS:
             continue
+        if _syllable_peaks(band, a, b) < SPEECH_MIN_SYLLABLES_PER_S * (b - a) / FPS:
+            continue  # a lone jaw movement (an emotion's mouth opening), not syllables
         energy = float(np.sqrt(np.mean(band[a:b] ** 2)))
-        level = "excited" if energy > SPEECH_EXCITED_RMS else "calm"
-        out.append(SpeechSegment(_t(a), _t(b), level, round(energy, 4)))
+        brow = float(np.sqrt(np.mean(brow_lift[a:b] ** 2)))
+        animation = float(np.sqrt(energy / SPEECH_JAW_REF * brow / SPEECH_BROW_REF))
+        level = "excited" if animation > 1.0 else "calm"
+        out.append(SpeechSegment(_t(a), _t(b), level, round(energy, 4), round(animation, 3)))
     return out
 
 
@@ -554,7 +614,7 @@ def analyse(clip: MotionClip, basis: face_units.UnitBasis | None = None) -> Moti
     clip25 = clip.resample(FPS)
     feats = frame_features(clip25, basis)
     n = clip25.num_frames
-    speech = analyse_speech(feats.jaw_open)
+    speech = analyse_speech(feats.jaw_open, feats.units)
     summary = MotionSummary(
         duration=round(n / FPS, 3), num_frames=n, source_fps=float(source_fps),
         expression_size=clip.num_expression,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 
 from facelm.preprocess import pipeline
@@ -23,10 +24,10 @@ Clean a motion clip as MMHead did (supplementary 1.1), without torch:
 def _epilog() -> str:
     face = cutoff_hz(1.0 / pipeline.DEFAULT_FIDELITY, 25.0)
     head = cutoff_hz(pipeline.DEFAULT_POSE_WEIGHT / pipeline.DEFAULT_FIDELITY, 25.0)
-    return (f"At 25 fps the defaults are low-pass filters with -3 dB at {face:.1f} Hz for the face "
+    return textwrap.fill(f"At 25 fps the defaults are low-pass filters with -3 dB at {face:.1f} Hz for the face "
             f"(weight 1/mu) and {head:.1f} Hz for the head (lambda/mu): speech at 4-6 Hz and nods at "
             "1-2 Hz pass, frame-to-frame jitter is damped. Raising mu, or lowering lambda, raises "
-            "the cutoff; only the ratios matter. See docs/preprocess.md.")
+            "the cutoff; only the ratios matter. See docs/preprocess.md.", width=79)
 
 
 def register(sub) -> None:

@@ -22,12 +22,13 @@ from facelm import rotations
 from facelm.preprocess.smoothing import unwrap_quaternions
 
 REFERENCES = ("local", "mean")
-# Deviations (from the median deviation) below these are never outliers. For
-# coefficients it only keeps near-constant groups from flagging float noise. For
-# rotations it is 1 degree: a frame that close to its neighbours is jitter for the
-# smoother, not a glitch; without it small real jaw/eye motion (BEAT2: jaw std 0.75
-# degrees) fills the upper quartile's tail and 2-7 % of real frames get replaced.
-MIN_DEVIATION_COEFFICIENTS = 1e-3
+# Deviations (from the median deviation) below these are never outliers: too small
+# to be a glitch worth rebuilding, the smoother handles them. Without a floor a
+# noiseless clip (synthetic, generated) has an IQR near 0 and every bend of a smooth
+# curve would cross the fence. Coefficients: 0.05 in L2 (FLAME coefficients are of
+# unit scale). Rotations: 1 degree; without it small real jaw motion (BEAT2: jaw std
+# 0.75 degrees) fills the upper tail and 2-7 % of real jaw frames get replaced.
+MIN_DEVIATION_COEFFICIENTS = 0.05
 MIN_DEVIATION_RADIANS = np.radians(1.0)
 
 
@@ -62,26 +63,37 @@ def mean_quaternion(q: np.ndarray) -> np.ndarray:
     return mean if mean[0] >= 0 else -mean
 
 
+def running_median(x: np.ndarray, window: int) -> np.ndarray:
+    """Median over ``window`` frames along axis 0.
+
+    Past the ends the clip is mirrored: a glitch on the first frame then meets
+    its (good) neighbours twice instead of being its own median, as with clamped
+    ends. The price: a steady trend reaching the first/last frame reads as a
+    residual of about two frames' motion there (a straight-line extension did
+    worse on BEAT2 and on curved synthetic motion).
+    """
+    from scipy.ndimage import median_filter  # lazily: scipy adds ~0.3 s to every `facelm` start
+
+    return median_filter(x, size=(window,) + (1,) * (x.ndim - 1), mode="mirror")
+
+
 def deviations(values: np.ndarray, rotational: bool, reference: str = "local",
                window: int = 7) -> np.ndarray:
     """(T,) distance of each frame of a (T, D) group to its reference (see module doc)."""
-    from scipy.ndimage import median_filter  # lazily: scipy adds ~0.3 s to every `facelm` start
-
     x = np.asarray(values, dtype=np.float64)
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
     if not rotational:
         if reference == "mean":
             ref = x.mean(axis=0, keepdims=True)
-        else:  # "mirror" keeps a glitch on the first/last frame from being its own median
-            ref = median_filter(x, size=(window, 1), mode="mirror")
+        else:
+            ref = running_median(x, window)
         return np.linalg.norm(x - ref, axis=1)
     q = _quats(x)  # (T, G, 4)
     if reference == "mean":
         ref = np.stack([mean_quaternion(q[:, g]) for g in range(q.shape[1])])[None]
     else:
-        path = unwrap_quaternions(q)
-        ref = median_filter(path, size=(window, 1, 1), mode="mirror")
+        ref = running_median(unwrap_quaternions(q), window)
         ref = ref / np.maximum(np.linalg.norm(ref, axis=-1, keepdims=True), 1e-12)
     return np.linalg.norm(_angle_between(q, ref), axis=1)
 

@@ -2,7 +2,7 @@
 
 MMHead (supplementary, eq. 1) minimises ||psi_2:T - psi_1:T-1||^2 + lambda ||theta_2:T - theta_1:T-1||^2
 with Adam. The loss is quadratic, so we solve it exactly instead. With a fidelity
-term mu ||x - x_in||^2 (Adam's early stopping played that role in the paper: without
+term mu ||x - x_in||^2 (presumably Adam stopped early did that in the paper: without
 it the minimiser is a constant) every channel decouples and the optimum is the
 solution of the banded, symmetric positive definite system
 

@@ -1,8 +1,8 @@
 """Read a FLAME model pickle without running code from it.
 
-``pickle.load`` can call any importable function, so a model file from the web is
-read with an allowlist: numpy arrays and dtypes, and two kinds of object the
-official FLAME 2020 file holds, which are never instantiated here:
+The allowlist unpickler of ``facelm.importers.safe_pickle`` (numpy arrays, plain
+containers) is extended with the two kinds of object the official FLAME 2020 file
+holds, neither of which is ever instantiated here:
 
 - chumpy ``Ch`` arrays (``shapedirs``, ``v_template``...): a stand-in keeps the
   pickled state, whose ``x`` is the plain array;
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from facelm.errors import FacelmError
+from facelm.importers.safe_pickle import RefusedGlobal, SafeUnpickler
 
 
 class _State:
@@ -60,44 +61,23 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
     return object.__new__(cls)
 
 
-_ARRAY = np.zeros(1)
-_ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
+_MODEL_GLOBALS: dict[tuple[str, str], Any] = {
+    ("chumpy.ch", "Ch"): _ChumpyArray,
     ("copy_reg", "_reconstructor"): _safe_reconstructor,
     ("copyreg", "_reconstructor"): _safe_reconstructor,
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
-    ("chumpy.ch", "Ch"): _ChumpyArray,
 }
-# numpy's own array/scalar rebuilders, found through its pickling (not private imports).
-for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED[(_mod, "_reconstruct")] = _ARRAY.__reduce__()[0]
-    _ALLOWED[(_mod, "scalar")] = np.float64(0).__reduce__()[0]
-for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
-    _ALLOWED[(_mod, "_frombuffer")] = _ARRAY.__reduce_ex__(5)[0]
 for _fmt, _cls in (("csc", _SparseCSC), ("csr", _SparseCSR), ("coo", _SparseCOO)):
     for _mod in (f"scipy.sparse.{_fmt}", f"scipy.sparse._{_fmt}"):
-        _ALLOWED[(_mod, f"{_fmt}_matrix")] = _cls
-        _ALLOWED[(_mod, f"{_fmt}_array")] = _cls
+        _MODEL_GLOBALS[(_mod, f"{_fmt}_matrix")] = _cls
+        _MODEL_GLOBALS[(_mod, f"{_fmt}_array")] = _cls
 
 
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    """``_codecs.encode`` as Python 3 pickles bytes at protocol < 3; only this use is allowed."""
-    if not isinstance(text, str) or encoding != "latin1":
-        raise pickle.UnpicklingError("refusing _codecs.encode outside bytes rebuilding")
-    return text.encode("latin1")
-
-
-_ALLOWED[("_codecs", "encode")] = _latin1_encode
-
-
-class _AllowlistUnpickler(pickle.Unpickler):
+class _ModelUnpickler(SafeUnpickler):
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}") from None
+        found = _MODEL_GLOBALS.get((module, name))
+        return found if found is not None else super().find_class(module, name)
 
 
 def dense_array(value: Any, what: str = "value") -> np.ndarray:
@@ -146,10 +126,14 @@ def load_model_pickle(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             # latin1: the official file is a Python 2 pickle holding numpy byte strings.
-            content = _AllowlistUnpickler(fh, encoding="latin1").load()
+            content = _ModelUnpickler(fh, encoding="latin1").load()
+    except RefusedGlobal as exc:
+        raise FacelmError(f"{path}: model pickle refers to {exc}, which is not allowed "
+                          "(only numpy arrays, chumpy arrays and scipy sparse matrices are read)") from None
     except pickle.UnpicklingError as exc:
         raise FacelmError(f"{path}: not a loadable FLAME model pickle ({exc})") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, MemoryError, OSError) as exc:
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError,
+            OverflowError, UnicodeError, OSError) as exc:
         raise FacelmError(f"{path}: not a readable pickle ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(content, dict):
         raise FacelmError(f"{path}: a FLAME model pickle holds a dict, got {type(content).__name__}")
