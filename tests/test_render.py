@@ -194,6 +194,26 @@ def test_mp4_has_every_frame(tmp_path):
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1.0
 
 
+def test_mp4_carries_the_clips_audio(tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    import wave
+    wav = tmp_path / "a.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(32000) / 16000)).astype(np.int16)
+        w.writeframes(tone.tobytes())
+    clip = moving_clip(25)
+    clip.audio_path = str(wav)
+    out = tmp_path / "a.mp4"
+    render_clip(clip, out, RenderOptions(size=64, start=0.4))
+    meta = next(imageio_ffmpeg.read_frames(str(out)))
+    assert meta["audio_codec"] == "aac"
+    render_clip(clip, out, RenderOptions(size=64, audio=False))
+    assert "audio_codec" not in next(imageio_ffmpeg.read_frames(str(out)))
+
+
 def test_png_contact_sheet_and_no_curves(tmp_path):
     out = tmp_path / "sheet.png"
     render_clip(moving_clip(40), out, RenderOptions(size=SIZE))

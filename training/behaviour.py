@@ -71,7 +71,10 @@ HEAD_MAX_SPEED = {"nod": 2.5, "shake": 3.5, "move": 3.5}
 HEAD_MAX_ACCEL = 50.0
 MINJERK_PEAK_SPEED, MINJERK_PEAK_ACCEL = 1.875, 5.774  # per (distance / duration^k)
 SPEECH_RATE_RANGE = {"calm": (3.0, 4.5), "excited": (4.5, 6.0)}  # syllables / s
-SPEECH_JAW_RANGE = {"calm": (0.06, 0.13), "excited": (0.12, 0.22)}  # radians, before gain
+SPEECH_JAW_RANGE = {"calm": (0.05, 0.14), "excited": (0.12, 0.25)}  # radians
+# Jaw pulses last ~1.2 syllable intervals: at high rates the amplitude is capped so
+# the jaw never opens faster than this (rad/s).
+JAW_MAX_SPEED = 3.0
 
 # Ground-truth action words (CelebV-Text / MMHead style label set), by what the clip shows.
 EMOTION_ACTIONS: dict[str, str] = {
@@ -388,6 +391,15 @@ def _r(x: float) -> float:
     return round(float(x), 4)
 
 
+def _scaled_uniform(rng: np.random.Generator, lo: float, hi: float, gain: float) -> float:
+    """A value in [lo, hi] that an identity gain > 1 pushes up and < 1 down (u ** (1 / gain^2)).
+
+    Skewing within the range, rather than multiplying and clipping, keeps the
+    realistic range and puts no pile-up of clipped values at its ends.
+    """
+    return float(lo + (hi - lo) * rng.uniform() ** (1.0 / gain ** 2))
+
+
 def _emotion_segments(rng: np.random.Generator, duration: float, labels: list[str]) -> list[EmotionSegment]:
     """Tile [0, duration) with ``labels`` in order, a neutral lead-in or release when time allows."""
     min_len = 1.5
@@ -413,8 +425,7 @@ def _emotion_segments(rng: np.random.Generator, duration: float, labels: list[st
 
 def _head_move(rng: np.random.Generator, kind: str, identity: Identity, speed: str) -> tuple[HeadSegment, float]:
     """A head move with its parameters (times relative to 0) and the least time it needs."""
-    lo, hi = HEAD_AMPLITUDE_RANGE[kind]
-    amp = float(np.clip(rng.uniform(lo, hi) * identity.head_amplitude, lo, hi))
+    amp = _scaled_uniform(rng, *HEAD_AMPLITUDE_RANGE[kind], identity.head_amplitude)
     if kind in OSCILLATIONS:
         freq = SPEED_FREQUENCY_HZ[kind][speed] * float(rng.uniform(0.9, 1.1))
         amp = min(amp, _oscillation_cap(kind, freq))
@@ -485,11 +496,12 @@ def _head_segments(rng: np.random.Generator, duration: float, kinds: list[str], 
             if placed:
                 break
             t = max(0.0, duration - need)  # the first move always goes in: start it earlier
+            t = t if t >= 0.2 else 0.0
         length = min(duration - t, need + float(rng.uniform(0.0, 1.2)))
         _fit_move(seg, length)
         seg.start, seg.end = _r(t), _r(t + length)
         placed.append(seg)
-        t = seg.end + (float(rng.uniform(0.0, 0.5)) if i + 1 < len(moves) else 0.0)
+        t = seg.end + (float(rng.uniform(0.2, 0.6)) if i + 1 < len(moves) and rng.random() < 0.6 else 0.0)
     # A directional move may hold its pose instead of returning when a directional
     # move follows right away or the clip ends: absorb the gap so no 'still' is off-centre.
     for i, seg in enumerate(placed):
@@ -508,7 +520,7 @@ def _head_segments(rng: np.random.Generator, duration: float, kinds: list[str], 
             out.append(HeadSegment("still", _r(t), seg.start))
         out.append(seg)
         t = seg.end
-    if t < duration - 1e-6:
+    if t < duration - 0.2:
         out.append(HeadSegment("still", _r(t), _r(duration)))
     if not out:
         out = [HeadSegment("still", 0.0, _r(duration))]
@@ -521,8 +533,9 @@ def _speech_segments(rng: np.random.Generator, duration: float, style: str, iden
     jaw_lo, jaw_hi = SPEECH_JAW_RANGE[style]
 
     def one(start: float, end: float) -> SpeechSegment:
-        rate = float(np.clip(rng.uniform(rate_lo, rate_hi) * identity.speech_rate, 3.0, 6.5))
-        jaw = float(np.clip(rng.uniform(jaw_lo, jaw_hi) * identity.jaw_amplitude, 0.05, 0.25))
+        rate = _scaled_uniform(rng, rate_lo, rate_hi, identity.speech_rate ** 2)
+        jaw = _scaled_uniform(rng, jaw_lo, jaw_hi, identity.jaw_amplitude)
+        jaw = min(jaw, JAW_MAX_SPEED * 1.2 / (np.pi * rate))
         return SpeechSegment(style, _r(start), _r(end), _r(rate), _r(jaw))
 
     margin = min(0.6, 0.2 * duration)

@@ -43,10 +43,14 @@ _SC = {name: i for i, name in enumerate(SPEECH_CHANNELS)}
 # Syllable types: (probability, jaw share, AU25 boost, AU24, AU17, AU10, AU20, dip of the lips).
 _SYLLABLES = np.array([
     (0.60, 1.00, 0.25, 0.00, 0.00, 0.00, 0.00, 0.0),   # open vowel
-    (0.15, 0.15, 0.00, 0.55, 0.25, 0.00, 0.00, 0.9),   # bilabial closure (p, b, m)
+    (0.15, 0.15, 0.00, 0.55, 0.25, 0.00, 0.00, 0.85),  # bilabial closure (p, b, m)
     (0.10, 0.40, 0.00, 0.00, 0.00, 0.35, 0.00, 0.5),   # labiodental (f, v)
     (0.15, 0.60, 0.25, 0.00, 0.00, 0.00, 0.30, 0.0),   # spread vowel (ee)
 ])
+# A syllable's jaw pulse rises and falls over this many syllable intervals each side;
+# between syllables the jaw rests this share of the phrase's amplitude open.
+SYLLABLE_HALF_WIDTH = 0.6
+PHRASE_JAW_SHARE = 0.25
 _IDLE_FACE_UNITS = ("AU1L", "AU1R", "AU2L", "AU2R", "AU4", "AU7")
 _LEFT = [UNIT_INDEX[pair[0]] for pair in BILATERAL.values()]
 _RIGHT = [UNIT_INDEX[pair[1]] for pair in BILATERAL.values()]
@@ -85,7 +89,7 @@ class _Tracks:
         self.emotion = Keyframes(NUM_UNITS)
         self.head = Keyframes(3)
         self.gaze = Keyframes(2)
-        self.lips = Keyframes(1)  # AU25 plateau while a phrase is spoken
+        self.phrase = Keyframes(2)  # while a phrase is spoken: lips part (AU25) and jaw rest opening (rad)
         self.speech = Pulses(len(SPEECH_CHANNELS))
         self.blink = Pulses(2)
         self.idle_neck = Sines(n, 3, 3)
@@ -171,10 +175,11 @@ def _plan_speech(tr: _Tracks, i: int, spec: BehaviourSpec, fps: float, rng: np.r
                 break
             n = times.size
             end = float(times[-1]) + 0.5 / rate
-            tr.lips.add(i, t * fps, 0.0)
-            tr.lips.add(i, (t + 0.12) * fps, level)
-            tr.lips.add(i, (end - 0.05) * fps, level)
-            tr.lips.add(i, (end + 0.1) * fps, 0.0)
+            plateau = (level, PHRASE_JAW_SHARE * jaw)
+            tr.phrase.add(i, (t - 0.05) * fps, (0.0, 0.0))
+            tr.phrase.add(i, (t + 0.15) * fps, plateau)
+            tr.phrase.add(i, (end - 0.05) * fps, plateau)
+            tr.phrase.add(i, (end + 0.15) * fps, (0.0, 0.0))
             kind = np.searchsorted(np.cumsum(_SYLLABLES[:, 0]), rng.random(n), side="right").clip(0, 3)
             stressed = rng.random(n) < 0.3
             strength = np.where(stressed, rng.uniform(0.9, 1.0, n), rng.uniform(0.45, 0.85, n))
@@ -183,13 +188,14 @@ def _plan_speech(tr: _Tracks, i: int, spec: BehaviourSpec, fps: float, rng: np.r
             amp[:, _SC["jaw"]] = jaw * table[:, 1] * strength
             for col, name in enumerate(("AU25", "AU24", "AU17", "AU10", "AU20"), start=2):
                 amp[:, _SC[name]] = table[:, col] * strength
-            width = 0.75 / rate * fps
+            width = SYLLABLE_HALF_WIDTH / rate * fps
             tr.speech.add_many(i, times * fps, width, width, amp)
             # Lip closures: the lips meet briefly, narrower than the jaw pulse.
             dip = np.zeros((n, len(SPEECH_CHANNELS)))
             dip[:, _SC["dip"]] = table[:, 7]
             closing = table[:, 7] > 0
-            tr.speech.add_many(i, times[closing] * fps, 0.5 / rate * fps, 0.5 / rate * fps, dip[closing])
+            half = max(0.6 / rate, 0.1) * fps
+            tr.speech.add_many(i, times[closing] * fps, half, half, dip[closing])
             # Stress: brows lift (mostly when excited) and the head bobs down and back.
             if stressed.any():
                 st = times[stressed]
@@ -261,7 +267,9 @@ def compose_batch(specs: list[BehaviourSpec], basis: UnitBasis | None = None) ->
     units[:, UNIT_INDEX["AU26"]] += speech[:, _SC["jaw"]] / JAW_DROP_RADIANS
     lips_closed = np.clip(speech[:, _SC["dip"]], 0.0, 0.95)
     au25 = UNIT_INDEX["AU25"]
-    units[:, au25] = (units[:, au25] + tr.lips.evaluate(tl)[:, 0]) * (1.0 - lips_closed) + speech[:, _SC["AU25"]]
+    phrase = tr.phrase.evaluate(tl)
+    units[:, UNIT_INDEX["AU26"]] += phrase[:, 1] * (1.0 - lips_closed) / JAW_DROP_RADIANS
+    units[:, au25] = (units[:, au25] + phrase[:, 0]) * (1.0 - lips_closed) + speech[:, _SC["AU25"]]
     for name in ("AU24", "AU17", "AU10", "AU20"):
         units[:, UNIT_INDEX[name]] += speech[:, _SC[name]]
     for name in ("AU1", "AU2"):

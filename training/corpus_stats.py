@@ -33,6 +33,7 @@ TEXT_KEYS = ("action", "emotion", "detail_expression", "detail_head_pose", "emot
 _STOPWORDS = set("""
 a an the and or but of to in on at by for with from as is are was were be been being it its this that these
 those their they them his her he she him who whom which while then than so very into onto up down out over under
+person persons subject portrait someone somebody character individual
 again once there here all any both each few more most other some such no nor not only own same too can will just
 do does did doing have has had having i me my we our you your one ones through during before after above below
 off about against between until s t what when where why how also throughout whole entire clip video
@@ -42,7 +43,8 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 def _words(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [w for w in _WORD.findall(value.lower()) if w not in _STOPWORDS and len(w) > 1]
+        words = (w.removesuffix("'s") for w in _WORD.findall(value.lower()))
+        return [w for w in words if w not in _STOPWORDS and len(w) > 1]
     if isinstance(value, (list, tuple)):
         return [w for v in value for w in _words(v)]
     if isinstance(value, dict):
@@ -81,7 +83,7 @@ def compute_stats(root: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     hist = np.zeros((3, len(ROTATION_BINS) - 1), np.int64)
     outside = np.zeros(3, np.int64)
     sums, sq, n_frames = np.zeros(3), np.zeros(3), 0
-    annotated = 0
+    annotated = blink_clips = 0
     for _, shard in reader.iter_shards():
         for m in shard.meta():
             labels = m["labels"]
@@ -91,11 +93,13 @@ def compute_stats(root: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             for emotion, _i, start, end in labels["emotion_segments"]:
                 emotion_seconds[emotion] += end - start
             actions.update(labels["actions"])
-            if labels.get("blinks"):
-                actions["blink"] += 1
+            blink_clips += bool(labels.get("blinks"))
             for kind, start, end in labels["head"]:
-                head_kinds[kind] += 1
                 head_seconds[kind] += end - start
+                if kind != "still":
+                    head_kinds[kind] += 1
+            if all(kind == "still" for kind, _s, _e in labels["head"]):
+                head_kinds["still (whole clip)"] += 1
             speaking[labels["speaking"]] += 1
             text = m.get("text") or {}
             if text:
@@ -128,7 +132,8 @@ def compute_stats(root: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "dominant_emotion_clips": dict(dominant.most_common()),
         "emotion_seconds": {k: round(v, 1) for k, v in emotion_seconds.most_common()},
         "actions": dict(actions.most_common()),
-        "head_segments": {k: head_kinds.get(k, 0) for k in HEAD_KINDS},
+        "blink_clips": blink_clips,
+        "head_segments": dict(head_kinds.most_common()),
         "head_seconds": {k: round(head_seconds.get(k, 0.0), 1) for k in HEAD_KINDS},
         "head_pose_frames": dict(poses.most_common()),
         "speaking": dict(speaking.most_common()),
@@ -197,7 +202,7 @@ def plot_stats(root: str | Path, stats: dict[str, Any], series: dict[str, Any]) 
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     _bar(axes[0], series["poses"], f"head-pose descriptions per frame (|r| > {POSE_THRESHOLD} rad)")
-    _bar(axes[1], series["head_kinds"], "head-motion segments by kind")
+    _bar(axes[1], series["head_kinds"], "head motions (segments) and clips with a still head")
     save(fig, "head_pose.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 7))

@@ -9,7 +9,13 @@ phoneme's eSpeak mnemonic (``h``, ``@``, ``oU``) and where it starts in the audi
 
 The library keeps global state (one callback, one voice, one set of parameters),
 so this module keeps one initialised instance per process behind a lock and sets
-every parameter before every utterance.
+every parameter before every utterance. It also carries synthesis state from one
+utterance to the next that no call resets (a pitch-flutter phase, gain control),
+so the same text twice in one process gives slightly different audio and timing.
+For reproducible corpora each utterance is therefore synthesised in a forked
+child of a process whose library has never spoken: every utterance starts from
+the same state (about 5 ms extra per utterance). Where fork is unavailable it
+runs in process and is not reproducible.
 
 System packages: ``libespeak-ng1`` (the library, pulls in ``espeak-ng-data``);
 ``espeak-ng`` (the CLI) is optional.
@@ -17,6 +23,8 @@ System packages: ``libespeak-ng1`` (the library, pulls in ``espeak-ng-data``);
 from __future__ import annotations
 
 import ctypes
+import os
+import pickle
 import threading
 from dataclasses import dataclass
 
@@ -161,24 +169,60 @@ class _Engine:
             return 1
 
     def synthesize(self, text: str, voice: Voice) -> Utterance:
+        """Speak in a forked child (same start state every time) when the platform can fork."""
         with self.lock:
-            lib = self.lib
-            if lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
-                raise FacelmError(f"espeak-ng has no voice {voice.name!r} (try en-us, en, en-gb-x-rp)")
-            for key, value in (("rate", voice.rate), ("pitch", voice.pitch), ("range", voice.pitch_range),
-                               ("wordgap", voice.word_gap), ("volume", voice.volume)):
-                lib.espeak_SetParameter(_PARAM[key], int(value), 0)
-            self._blocks, self._events, self._error = [], [], None
-            data = text.encode("utf-8")
-            buf = ctypes.create_string_buffer(data)
-            status = lib.espeak_Synth(buf, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            lib.espeak_Synchronize()
-            if self._error is not None:
-                raise self._error
-            if status != 0:
-                raise FacelmError(f"espeak-ng could not synthesise {text[:40]!r} (status {status})")
-            samples = (np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.int16))
-            events = list(self._events)
+            if not hasattr(os, "fork"):
+                return self._speak(text, voice)
+            return self._speak_in_child(text, voice)
+
+    def _speak_in_child(self, text: str, voice: Voice) -> Utterance:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: speak, send the result, leave without running any cleanup
+            status = 0
+            try:
+                os.close(read_fd)
+                ctypes.CDLL(None).srand(1)  # breathy/klatt variants draw noise from rand()
+                try:
+                    payload = pickle.dumps(("ok", self._speak(text, voice)))
+                except FacelmError as exc:
+                    payload = pickle.dumps(("error", str(exc)))
+                with os.fdopen(write_fd, "wb") as out:
+                    out.write(payload)
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as inp:
+            payload = inp.read()
+        _, wait_status = os.waitpid(pid, 0)
+        if not payload or os.waitstatus_to_exitcode(wait_status) != 0:
+            raise FacelmError(f"espeak-ng synthesis process failed for {text[:40]!r} "
+                              f"(exit {os.waitstatus_to_exitcode(wait_status)})")
+        kind, value = pickle.loads(payload)
+        if kind == "error":
+            raise FacelmError(value)
+        return value
+
+    def _speak(self, text: str, voice: Voice) -> Utterance:
+        lib = self.lib
+        if lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
+            raise FacelmError(f"espeak-ng has no voice {voice.name!r} (try en-us, en, en-gb-x-rp)")
+        for key, value in (("rate", voice.rate), ("pitch", voice.pitch), ("range", voice.pitch_range),
+                           ("wordgap", voice.word_gap), ("volume", voice.volume)):
+            lib.espeak_SetParameter(_PARAM[key], int(value), 0)
+        self._blocks, self._events, self._error = [], [], None
+        data = text.encode("utf-8")
+        buf = ctypes.create_string_buffer(data)
+        status = lib.espeak_Synth(buf, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        lib.espeak_Synchronize()
+        if self._error is not None:
+            raise self._error
+        if status != 0:
+            raise FacelmError(f"espeak-ng could not synthesise {text[:40]!r} (status {status})")
+        samples = (np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.int16))
+        events = list(self._events)
         return _utterance(text, voice, samples.astype(np.int16, copy=False), self.sample_rate, events)
 
 

@@ -36,6 +36,7 @@ HEAD_SWING_MIN = 0.085       # rad: smallest reversal that counts as a nod/shake
 HEAD_DWELL_MAX_S = 0.5       # s: a nod/shake lingers at most this long at a turning point
 HEAD_SETTLE_SPEED = 0.08     # rad/s: slower than this the head counts as at rest
 HEAD_MIN_EVENT_S = 0.32      # s: shorter head segments merge into their neighbours
+OSC_MIN_HZ = 0.7             # cycles a second: a nod or shake is at least this brisk
 # Cycles a second dividing slow | normal | fast oscillations, per kind.
 OSC_SPEED_HZ = {"nod": (1.3, 1.95), "shake": (1.15, 1.7)}
 # Seconds a held-pose move takes (10-90 % rise / 0.506, the minimum-jerk ratio): slow above, fast below.
@@ -58,14 +59,14 @@ UNIT_MIN_S = 0.24
 
 # -- speech, blinks, gaze -----------------------------------------------------
 SPEECH_BAND_HZ = (2.0, 8.0)  # syllable rates in the jaw opening
-SPEECH_RMS = 0.006           # rad of band-passed jaw opening that counts as speaking
+SPEECH_PROMINENCE = 0.005    # rad: a jaw opening this much above its neighbours is a syllable
+SPEECH_MAX_GAP_S = 0.7       # s: syllables closer than this belong to one stretch of speech
+SPEECH_MIN_SYLLABLES = 4
+SPEECH_MIN_S = 0.6
 # Excited speech opens the jaw wider and lifts the brows on stressed syllables: the
 # animation index sqrt(jaw/JAW_REF * brow/BROW_REF) of a speech stretch is above 1.
 SPEECH_JAW_REF = 0.015       # rad RMS of the 2-8 Hz jaw opening
 SPEECH_BROW_REF = 0.032      # RMS of brief brow lifts (brow units minus their running median)
-SPEECH_WINDOW_S = 1.0
-SPEECH_MIN_S = 0.6
-SPEECH_MIN_SYLLABLES_PER_S = 1.5
 BLINK_ON = 0.5
 BLINK_MAX_S = 0.7            # a longer closure is "closes the eyes"
 GAZE_DEAD_ZONE = 0.12        # rad of eye rotation
@@ -258,8 +259,9 @@ def _t(frame: int) -> float:
 def _turning_points(x: np.ndarray, delta: float) -> list[int]:
     """Indices of alternating extrema, each reversal at least ``delta`` (a zigzag).
 
-    The clip's first frame leads the list when the signal moves ``delta`` away from
-    it before the first reversal, so a single nod from rest has two swings.
+    Where the signal rose (or fell) by ``delta`` into the first reversal, the
+    lowest (highest) point before it leads the list, so a single nod from rest
+    has two swings; the clip's last frame closes the list likewise.
     """
     points: list[int] = []
     hi = lo = 0
@@ -269,17 +271,20 @@ def _turning_points(x: np.ndarray, delta: float) -> list[int]:
             hi = i
         if x[i] < x[lo]:
             lo = i
-        if trend >= 0 and x[i] < x[hi] - delta and (trend == 1 or hi > lo):
-            if trend == 0 and x[hi] - x[0] >= delta:
-                points.append(0)
+        if trend >= 0 and x[i] < x[hi] - delta and (trend == 1 or hi > lo or trend == 0):
+            if trend == 0:
+                before = int(np.argmin(x[: hi + 1]))
+                if x[hi] - x[before] >= delta:
+                    points.append(before)
             points.append(hi)
             trend, lo = -1, i
-        elif trend <= 0 and x[i] > x[lo] + delta and (trend == -1 or lo > hi):
-            if trend == 0 and x[0] - x[lo] >= delta:
-                points.append(0)
+        elif trend <= 0 and x[i] > x[lo] + delta and (trend == -1 or lo > hi or trend == 0):
+            if trend == 0:
+                before = int(np.argmax(x[: lo + 1]))
+                if x[before] - x[lo] >= delta:
+                    points.append(before)
             points.append(lo)
             trend, hi = 1, i
-    # The end of the clip closes the last swing when the signal came back far enough.
     if points and abs(x[-1] - x[points[-1]]) >= delta:
         points.append(len(x) - 1)
     return points
@@ -365,7 +370,8 @@ def _oscillations(x: np.ndarray) -> list[tuple[int, int, float, float]]:
             hz = 1.0 / (2.0 * np.mean(np.diff(inner)) / FPS)
         else:  # one dip and back (a raised cosine): above half depth for half a period
             hz = 1.0 / (2.0 * max(_half_width(x, inner[0], x[start]), 1.0 / FPS))
-        out.append((start, stop, float(hz), float(np.mean(swings[k - 1: j + 1]))))
+        if hz >= OSC_MIN_HZ:  # slower swaying is looking around: held poses, not a nod or shake
+            out.append((start, stop, float(hz), float(np.mean(swings[k - 1: j + 1]))))
         k = j + 1
     return out
 
@@ -540,30 +546,43 @@ def _band_pass(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return sosfiltfilt(sos, x - x[0])
 
 
-def _syllable_peaks(band: np.ndarray, a: int, b: int) -> int:
-    """Jaw openings in [a, b): peaks of the band-passed jaw above the speech level."""
-    peaks, _ = find_peaks(band[a:b], height=SPEECH_RMS, distance=max(1, int(0.12 * FPS)))
-    return len(peaks)
+def _syllables(band: np.ndarray) -> np.ndarray:
+    """Frames of jaw openings: peaks of the band-passed jaw standing out by ``SPEECH_PROMINENCE``."""
+    peaks, _ = find_peaks(band, prominence=SPEECH_PROMINENCE, distance=max(1, int(0.12 * FPS)))
+    return peaks
 
 
 def analyse_speech(jaw_open: np.ndarray, units: np.ndarray | None = None) -> list[SpeechSegment]:
-    """Speaking stretches: RMS of the 2-8 Hz jaw opening above ``SPEECH_RMS``; calm or excited."""
-    if len(jaw_open) < int(SPEECH_MIN_S * FPS):
+    """Speaking stretches: runs of syllable-rate jaw openings; each calm or excited.
+
+    Syllables are peaks of the 2-8 Hz jaw opening; peaks at most ``SPEECH_MAX_GAP_S``
+    apart chain into a run, and a run of at least ``SPEECH_MIN_SYLLABLES`` is speech
+    (an emotion's single mouth opening makes one or two peaks, never a chain).
+    """
+    n = len(jaw_open)
+    if n < int(SPEECH_MIN_S * FPS):
         return []
     band = _band_pass(jaw_open, *SPEECH_BAND_HZ)
-    rms = np.sqrt(np.maximum(_smooth(band**2, SPEECH_WINDOW_S), 0.0))
-    brow_lift = np.zeros(len(jaw_open))
+    peaks = _syllables(band)
+    brow_lift = np.zeros(n)
     if units is not None:
         brows = units[:, [UNIT_INDEX[c] for c in ("AU1L", "AU1R", "AU2L", "AU2R")]].mean(axis=1)
         size = int(round(EMOTION_MEDIAN_S * FPS)) | 1
         brow_lift = brows - median_filter(brows, size=size, mode="nearest")
-    runs = _merge_short(_runs(list(rms > SPEECH_RMS)), int(0.4 * FPS))
-    out = []
-    for a, b, on in runs:
-        if not on or b - a < SPEECH_MIN_S * FPS:
+    runs: list[list[int]] = []
+    for p in peaks:
+        if runs and p - runs[-1][-1] <= SPEECH_MAX_GAP_S * FPS:
+            runs[-1].append(int(p))
+        else:
+            runs.append([int(p)])
+    out: list[SpeechSegment] = []
+    half = int(0.5 * SPEECH_MAX_GAP_S * FPS)
+    for run in runs:
+        if len(run) < SPEECH_MIN_SYLLABLES:
             continue
-        if _syllable_peaks(band, a, b) < SPEECH_MIN_SYLLABLES_PER_S * (b - a) / FPS:
-            continue  # a lone jaw movement (an emotion's mouth opening), not syllables
+        a, b = max(0, run[0] - half), min(n, run[-1] + half + 1)
+        if b - a < SPEECH_MIN_S * FPS:
+            continue
         energy = float(np.sqrt(np.mean(band[a:b] ** 2)))
         brow = float(np.sqrt(np.mean(brow_lift[a:b] ** 2)))
         animation = float(np.sqrt(energy / SPEECH_JAW_REF * brow / SPEECH_BROW_REF))

@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, help="render this many seconds (default: to the end)")
     p.add_argument("--frames", type=int, default=8, help="frames on a .png contact sheet (default 8)")
     p.add_argument("--no-curves", action="store_true", help="the face only")
+    p.add_argument("--no-audio", action="store_true",
+                   help="leave the clip's audio_path out of an .mp4 (it is muxed in when the file exists)")
     p.set_defaults(func=run)
 
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise FacelmError(f"--frames must be >= 1, got {args.frames}")
     options = RenderOptions(size=args.size, fps=args.fps, start=args.start, seconds=args.seconds,
-                            curves=not args.no_curves, sheet_frames=args.frames)
+                            curves=not args.no_curves, sheet_frames=args.frames, audio=not args.no_audio)
     result = render_file(args.clip, args.output, options, flame_path=args.flame)
     w, h = result.size
     print(f"wrote {result.path}: {result.frames} frames, {w}x{h}, in {result.seconds:.1f} s")

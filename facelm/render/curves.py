@@ -21,6 +21,7 @@ class Strip:
     title: str
     series: list[tuple[str, np.ndarray]]  # (legend, values (T,))
     signed: bool  # symmetric range about 0, else 0 .. max(1, peak)
+    min_span: float = 1e-3  # smallest half-range, so a still signal does not magnify noise
 
 
 def font(px: int) -> ImageFont.ImageFont:
@@ -39,11 +40,11 @@ def default_strips(drive: FaceDrive, head_is_neck: bool) -> list[Strip]:
     mean = lambda a: a.mean(axis=1)  # noqa: E731
     coeffs = lambda lo, hi: Strip(  # noqa: E731
         f"expression {lo}-{min(hi, drive.expression.shape[1]) - 1}",
-        [(f"e{k}", drive.expression[:, k]) for k in range(lo, min(hi, drive.expression.shape[1]))], True)
+        [(f"e{k}", drive.expression[:, k]) for k in range(lo, min(hi, drive.expression.shape[1]))], True, 0.1)
     strips = [
         Strip("neck deg" if head_is_neck else "head deg (global o neck)",
-              [("x down+", head[:, 0]), ("y left+", head[:, 1]), ("z tilt R+", head[:, 2])], True),
-        Strip("jaw x deg", [("open+", deg(drive.jaw[:, 0]))], True),
+              [("x down+", head[:, 0]), ("y left+", head[:, 1]), ("z tilt R+", head[:, 2])], True, 5.0),
+        Strip("jaw x deg", [("open+", deg(drive.jaw[:, 0]))], True, 5.0),
     ]
     if drive.action_known:
         strips += [
@@ -57,7 +58,7 @@ def default_strips(drive: FaceDrive, head_is_neck: bool) -> list[Strip]:
     else:
         gaze = deg(drive.gaze.reshape(-1, 2, 3).mean(axis=1))
         strips += [
-            Strip("gaze deg", [("x down+", gaze[:, 0]), ("y left+", gaze[:, 1])], True),
+            Strip("gaze deg", [("x down+", gaze[:, 0]), ("y left+", gaze[:, 1])], True, 5.0),
             coeffs(0, 4), coeffs(4, 8),
             Strip("eyelids closed", [("L", drive.blink[:, 0]), ("R", drive.blink[:, 1])], False)
             if np.any(drive.blink) else coeffs(8, 12),
@@ -68,13 +69,13 @@ def default_strips(drive: FaceDrive, head_is_neck: bool) -> list[Strip]:
 class CurvePanel:
     """``width`` x ``height`` panel of strips over frames at ``times`` (seconds)."""
 
-    AXIS_PX = 14  # room for the time axis at the bottom
-
     def __init__(self, strips: list[Strip], times: np.ndarray, width: int, height: int) -> None:
         self.times = np.asarray(times, float)
         self.width, self.height = width, height
         self.margin = 6
-        self._font = font(max(8, round(height / 26)))
+        px = max(8, round(height / 26))
+        self._font = font(px)
+        self.axis_px = px + 5  # room for the time axis at the bottom
         self._bg = self._draw_background(strips)
 
     def x_of(self, i: int | np.ndarray) -> np.ndarray | float:
@@ -86,7 +87,7 @@ class CurvePanel:
     def _draw_background(self, strips: list[Strip]) -> Image.Image:
         img = Image.new("RGB", (self.width, self.height), pal.PANEL)
         d = ImageDraw.Draw(img)
-        h = (self.height - self.AXIS_PX) / len(strips)
+        h = (self.height - self.axis_px) / len(strips)
         xs = self.x_of(np.arange(len(self.times)))
         for k, strip in enumerate(strips):
             top, bottom = k * h + 2, (k + 1) * h - 2
@@ -94,7 +95,7 @@ class CurvePanel:
             values = np.stack([v for _, v in strip.series]) if strip.series else np.zeros((1, len(xs)))
             peak = float(np.max(np.abs(values))) if values.size else 0.0
             if strip.signed:
-                span = max(peak, 1e-3) * 1.1
+                span = max(peak, strip.min_span) * 1.1
                 lo, hi = -span, span
                 zero = bottom - (0 - lo) / (hi - lo) * (bottom - top)
                 d.line([self.margin, zero, self.width - self.margin, zero], fill=pal.GRID)
@@ -126,7 +127,7 @@ class CurvePanel:
         t0, t1 = float(self.times[0]), float(self.times[-1])
         span = max(t1 - t0, 1e-6)
         step = next((s for s in (0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300) if span / s <= 8), 600)
-        y = self.height - self.AXIS_PX
+        y = self.height - self.axis_px
         for t in np.arange(np.ceil(t0 / step) * step, t1 + 1e-9, step):
             x = self.margin + (t - t0) / span * (self.width - 2 * self.margin - 1)
             d.line([x, y, x, y + 3], fill=pal.TEXT_DIM)
@@ -145,6 +146,6 @@ class CurvePanel:
     def mark(self, d: ImageDraw.ImageDraw, i: int, color, label: str | None = None) -> None:
         """A vertical line at frame ``i`` (the cursor, or a contact-sheet marker with a label)."""
         x = float(self.x_of(i))
-        d.line([x, 0, x, self.height - self.AXIS_PX], fill=color, width=1)
+        d.line([x, 0, x, self.height - self.axis_px], fill=color, width=1)
         if label:  # on the time axis row, where it hides no curve
-            d.text((x + 2, self.height - self.AXIS_PX + 1), label, fill=color, font=self._font)
+            d.text((x + 2, self.height - self.axis_px + 1), label, fill=color, font=self._font)

@@ -91,7 +91,7 @@ def _gaze_from_arkit(arkit: np.ndarray) -> np.ndarray:
     return gaze
 
 
-def unit_fit(basis: UnitBasis, expression: np.ndarray, jaw_pose: np.ndarray, units: np.ndarray) -> float:
+def unit_fit(basis: UnitBasis, expression: np.ndarray, units: np.ndarray) -> float:
     """Share of the expression's energy that ``units`` reproduce through ``basis`` (1 = exact)."""
     e = np.asarray(expression, np.float64)
     energy = float(np.sum(e**2))
@@ -120,7 +120,7 @@ def face_drive(clip: MotionClip) -> FaceDrive:
     else:
         basis = UnitBasis()
         units = basis.from_expression(clip.expression, clip.jaw_pose)
-        fit = unit_fit(basis, clip.expression, clip.jaw_pose, units)
+        fit = unit_fit(basis, clip.expression, units)
         known = fit >= UNIT_FIT_MIN
         if not known:
             units = np.zeros_like(units)

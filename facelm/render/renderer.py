@@ -13,7 +13,9 @@ from facelm.clip import MotionClip
 from facelm.errors import FacelmError
 from facelm.render import palette as pal
 from facelm.render.curves import CurvePanel, default_strips, font
+from facelm.render.flame_model import FlameModel
 from facelm.render.drive import face_drive
+from facelm.render.flame_view import FlameFace
 from facelm.render.schematic import SchematicFace
 from facelm.render.writers import open_stream
 
@@ -29,6 +31,7 @@ class RenderOptions:
     seconds: float | None = None  # length to render; None: to the end
     curves: bool = True           # curves panel beside (video) / below (sheet) the face
     sheet_frames: int = 8         # frames on a PNG contact sheet
+    audio: bool = True            # an MP4 carries the clip's audio_path when that file exists
 
 
 @dataclass
@@ -59,13 +62,13 @@ def select_range(clip: MotionClip, start: float, seconds: float | None) -> tuple
 class FrameComposer:
     """Frame ``i`` = the face (schematic, or a FLAME mesh when ``model`` is given) beside curves."""
 
-    def __init__(self, clip: MotionClip, size: int = 256, curves: bool = True, model=None, t0: float = 0.0) -> None:
+    def __init__(self, clip: MotionClip, size: int = 256, curves: bool = True,
+                 model: FlameModel | None = None, t0: float = 0.0) -> None:
         self.clip = clip
         self.size = _round16(size)
         self.t0 = t0
         self.drive = face_drive(clip)
         if model is not None:
-            from facelm.render.flame_view import FlameFace
             self.face_view = FlameFace(model, clip, self.drive, self.size)
         else:
             self.face_view = SchematicFace(self.drive, self.size)
@@ -74,7 +77,8 @@ class FrameComposer:
         self._strips = default_strips(self.drive, head_is_neck) if curves else None
         self.curves = (CurvePanel(self._strips, self.times, _round16(1.5 * self.size), self.size)
                        if curves else None)
-        self._font = font(max(8, self.size // 20))
+        self._font_px = max(8, self.size // 20)
+        self._font = font(self._font_px)
         # Say so when the schematic cannot show the expression (real FLAME coefficients).
         self._note = "" if model is not None or self.drive.action_known else "expression: curves only"
 
@@ -92,7 +96,7 @@ class FrameComposer:
         d = ImageDraw.Draw(img)
         d.text((4, 3), text, fill=pal.TEXT, font=self._font)
         if self._note:
-            d.text((4, self.size - self._font.size - 6), self._note, fill=pal.TEXT_DIM, font=self._font)
+            d.text((4, self.size - self._font_px - 6), self._note, fill=pal.TEXT_DIM, font=self._font)
         return img
 
     def frame(self, i: int) -> Image.Image:
@@ -127,7 +131,7 @@ class FrameComposer:
 
 
 def render_clip(clip: MotionClip, out_path: str | os.PathLike, options: RenderOptions | None = None,
-                model=None) -> RenderResult:
+                model: FlameModel | None = None) -> RenderResult:
     """Render ``clip`` to ``out_path`` (.gif, .mp4 or .png) with ``options``."""
     options = options or RenderOptions()
     out_path = os.fspath(out_path)
@@ -147,7 +151,8 @@ def render_clip(clip: MotionClip, out_path: str | os.PathLike, options: RenderOp
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         img.save(out_path, optimize=False)
         return RenderResult(out_path, composer.num_frames, img.size, time.perf_counter() - began)
-    stream = open_stream(out_path, part.fps, composer.frame_size)
+    audio = clip.audio_path if options.audio and clip.audio_path and os.path.isfile(clip.audio_path) else None
+    stream = open_stream(out_path, part.fps, composer.frame_size, audio=audio, audio_start=t0)
     try:
         for i in range(composer.num_frames):
             stream.write(composer.frame(i))
@@ -165,6 +170,5 @@ def render_file(in_path: str | os.PathLike, out_path: str | os.PathLike, options
     clip = MotionClip.load(in_path)
     model = None
     if flame_path is not None:
-        from facelm.render.flame_model import FlameModel
         model = FlameModel.load(flame_path)
     return render_clip(clip, out, options, model=model)

@@ -229,7 +229,7 @@ class SchematicFace:
         sides = np.array([[bridge, tip, wings[0]], [bridge, wings[1], tip]])
         world = place(sides.reshape(-1, 3)).reshape(2, 3, 3)
         xy = self.camera.project(world)
-        for tri, w, p in zip(world, xy, sides):
+        for tri, w in zip(world, xy):
             if screen_facing(w, np.array([[0, 1, 2]]))[0]:
                 level = float(lambert(face_normals(tri, np.array([[0, 1, 2]])))[0])
                 d.polygon(w.reshape(-1).tolist(), fill=pal.shade(pal.SKIN, level))

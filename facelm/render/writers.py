@@ -74,9 +74,11 @@ class GifStream:
 
 
 class Mp4Stream:
-    """Write RGB frames at ``fps`` to an H.264 MP4 with imageio-ffmpeg's bundled ffmpeg."""
+    """Write RGB frames at ``fps`` to an H.264 MP4 with imageio-ffmpeg's bundled ffmpeg,
+    with ``audio`` (a sound file, from ``audio_start`` seconds) as its AAC soundtrack."""
 
-    def __init__(self, path: str, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: str, fps: float, size: tuple[int, int], audio: str | None = None,
+                 audio_start: float = 0.0) -> None:
         try:
             import imageio_ffmpeg
         except ImportError:
@@ -84,9 +86,15 @@ class Mp4Stream:
         if size[0] % 16 or size[1] % 16:
             raise FacelmError(f"{path}: frame size {size} must be a multiple of 16 for H.264")
         self.path = path
+        sound: dict = {}
+        if audio:
+            # The audio input takes no options of its own here: trim it with a filter, and
+            # end with the video.
+            trim = f"atrim=start={audio_start:.3f},asetpts=PTS-STARTPTS"
+            sound = dict(audio_path=audio, audio_codec="aac", output_params=["-af", trim, "-shortest"])
         self._gen = imageio_ffmpeg.write_frames(
             path, size, fps=fps, codec="libx264", quality=7, pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
-            macro_block_size=16, ffmpeg_log_level="error")
+            macro_block_size=16, ffmpeg_log_level="error", **sound)
         self._gen.send(None)
 
     def write(self, frame: Image.Image) -> None:
@@ -102,9 +110,10 @@ class Mp4Stream:
             raise FacelmError(f"{self.path}: ffmpeg failed ({exc})") from None
 
 
-def open_stream(path: str, fps: float, size: tuple[int, int]):
-    """A GIF or MP4 sink by the suffix of ``path``."""
+def open_stream(path: str, fps: float, size: tuple[int, int], audio: str | None = None,
+                audio_start: float = 0.0):
+    """A GIF or MP4 sink by the suffix of ``path`` (only an MP4 carries ``audio``)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if path.lower().endswith(".gif"):
         return GifStream(path, fps)
-    return Mp4Stream(path, fps, size)
+    return Mp4Stream(path, fps, size, audio, audio_start)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from training.motion_analysis import HeadEvent, MotionSummary
 from training.text.phrasing import Phrasing, join_clauses, sentence, word_count
 
@@ -75,7 +77,25 @@ def _fit(build, limit: int, attempts: int = 12) -> str:
         text = build(level)
         if word_count(text) <= limit:
             return text
-    return " ".join(text.split()[:limit]).rstrip(",;") + ("" if text.endswith(".") else ".")
+    # Still too long: keep whole sentences that fit, else the first clause.
+    kept = ""
+    for part in text.split(". "):
+        candidate = f"{kept} {part.rstrip('.')}." if kept else f"{part.rstrip('.')}."
+        if word_count(candidate) > limit:
+            break
+        kept = candidate
+    if kept:
+        return kept
+    first = text.split(",")[0]
+    return sentence(" ".join(first.split()[:limit]))
+
+
+def _thin(items: list, salience: list[float], keep: int) -> list:
+    """The ``keep`` most salient items, still in time order."""
+    if len(items) <= keep:
+        return list(items)
+    top = sorted(np.argsort(salience)[::-1][:keep])
+    return [items[i] for i in top]
 
 
 # ============================================================================
@@ -86,6 +106,7 @@ class _Act:
     time: float
     key: str          # lexicon verb key
     adverb: str = ""  # already chosen adverb text
+    salience: float = 1.0
 
 
 def describe_action(summary: MotionSummary, ph: Phrasing) -> str:
@@ -98,15 +119,15 @@ def describe_action(summary: MotionSummary, ph: Phrasing) -> str:
         (background if _covers(seg.start, summary.speech[-1].end, dur) else acts).append(act)
     chain = [seg for seg in summary.emotions if seg.label != "neutral" and seg.end - seg.start >= MIN_EMOTION_S]
     for seg in chain:
-        act = _Act(seg.start, f"v.{seg.label}")
+        act = _Act(seg.start, f"v.{seg.label}", "", (seg.end - seg.start) * max(seg.intensity, 0.3))
         if len(chain) == 1 and _covers(seg.start, seg.end, dur):
             background.append(act)
         elif not acts or acts[-1].key != act.key:
             acts.append(act)
     for ev in _moving_head(summary):
         adverb = speed_adverb(ev.speed, ph) if ph.chance(0.5) else ""
-        acts.append(_Act(ev.start, f"v.head.{ev.kind}", adverb))
-    if len(acts) + len(background) < 3 and summary.gaze:
+        acts.append(_Act(ev.start, f"v.head.{ev.kind}", adverb, (ev.end - ev.start) * max(ev.amplitude, 0.05) * 4))
+    if not acts and len(background) < 2 and summary.gaze and ph.chance(0.7):
         g = summary.gaze[0]
         acts.append(_Act(g.start, f"v.gaze.{g.direction}"))
     if len(acts) + len(background) < 2 and summary.blinks:
@@ -121,7 +142,8 @@ def describe_action(summary: MotionSummary, ph: Phrasing) -> str:
     subject = ph.pick("subj.describe")
 
     def build(level: int) -> str:
-        keep = acts[: max(1, len(acts) - level)]
+        keep = _thin(acts, [a.salience for a in acts], max(1, min(len(acts), 6) - level))
+        keep = [a for i, a in enumerate(keep) if i == 0 or a.key != keep[i - 1].key]
         verbs = [with_adverb(ph.verb(a.key, "3sg"), a.adverb if level < 2 else "", ph) for a in keep]
         if len(verbs) > 1:
             joiner = ph.pick("conn.join")
@@ -230,12 +252,14 @@ _HEAD_WHOLE_STILL = ("{H} {v} throughout.", "{H} {v} for the whole clip.", "{H} 
                      "{H} {v} the entire time, without tilting, turning or nodding.")
 
 
-def _degree(verb: str, degree: str) -> str:
-    """'turns to the left' + 'far' -> 'turns far to the left'; else the degree goes first."""
+def _degree(verb: str, degree: str) -> str | None:
+    """'turns to the left' + 'far' -> 'turns far to the left'; None where it cannot go."""
     if " to the " in verb:
         head, _, side = verb.partition(" to the ")
         return f"{head} {degree} to the {side}"
-    return f"{degree} {verb}"
+    if " " not in degree and degree.endswith("ly"):
+        return f"{degree} {verb}"
+    return None
 
 
 def _head_clause(ev: HeadEvent, prev: HeadEvent | None, ph: Phrasing) -> str:
@@ -249,9 +273,9 @@ def _head_clause(ev: HeadEvent, prev: HeadEvent | None, ph: Phrasing) -> str:
     verb = ph.pick(f"hs.{ev.kind}")
     if ev.kind not in ("nod", "shake"):
         if ev.amplitude < 0.15 and ph.chance(0.7):
-            verb = _degree(verb, ph.pick("hs.slight"))
+            verb = _degree(verb, ph.pick("hs.slight")) or verb
         elif ev.amplitude > 0.45 and ph.chance(0.6):
-            verb = _degree(verb, ph.pick("hs.far"))
+            verb = _degree(verb, ph.pick("hs.far")) or verb
     clause = with_adverb(verb, speed_adverb(ev.speed, ph), ph)
     if ev.kind not in ("nod", "shake") and (ev.end - ev.start) >= 1.2 and ph.chance(0.6):
         clause = f"{clause} {ph.pick('hs.stay')}"
@@ -270,8 +294,15 @@ def describe_head_pose(summary: MotionSummary, ph: Phrasing) -> str:
         clauses.append(_head_clause(ev, prev, ph))
     lower = head[0].lower() + head[1:]
 
+    salience = [(e.end - e.start) * (0.02 if e.kind == "still" else max(e.amplitude, 0.05)) for e in events]
+
     def build(level: int) -> str:
-        items = clauses if level < 2 else [c for c, e in zip(clauses, events) if e.kind != "still"] or clauses[:1]
+        pairs = list(zip(clauses, events, salience))
+        if level >= 2:
+            pairs = [p for p in pairs if p[1].kind != "still"] or pairs[:1]
+        pairs = _thin(pairs, [p[2] for p in pairs], max(1, 9 - level))
+        pairs = [p for i, p in enumerate(pairs) if i == 0 or p[1].kind != pairs[i - 1][1].kind]
+        items = [p[0] for p in pairs]
         sentences = []
         per = 2 if level < 4 else 4  # clauses a sentence
         groups = [items[i: i + per] for i in range(0, len(items), per)]
@@ -305,16 +336,19 @@ class _Moment:
         return max([e.peak for e in self.onsets] + [0.2 * len(self.releases)] + [0.5 if self.speech else 0.0])
 
 
-_BILATERAL_BASE = ("AU1", "AU2", "AU12")
+# Face region of each unit (bilateral sides share their unit's region).
+_REGION = {"AU1": "brows", "AU2": "brows", "AU4": "brows", "AU5": "eyes", "AU6": "cheeks", "AU7": "eyes",
+           "AU9": "nose", "AU10": "upper_lip", "AU12": "mouth_corners", "AU14": "mouth_corners",
+           "AU15": "mouth_corners", "AU17": "chin", "AU20": "lips", "AU23": "lips", "AU24": "lips",
+           "AU25": "lips", "AU26": "jaw"}
 
 
 def _lexicon_key(unit: str) -> str:
     return f"au.{unit}"
 
 
-def _part_key(unit: str) -> str:
-    base = unit[:-1] if unit.endswith(("L", "R")) and unit[:-1] in _BILATERAL_BASE else unit
-    return f"part.{base}"
+def _region(unit: str) -> str:
+    return _REGION.get(unit, _REGION.get(unit[:-1], "lips"))
 
 
 def _moments(summary: MotionSummary, gap: float = 0.4) -> list[_Moment]:
@@ -355,11 +389,11 @@ def _moment_verbs(m: _Moment, form: str, ph: Phrasing, terse: bool) -> list[str]
     if m.speech:
         verbs.append(ph.verb("v.mouth.speech", form))
     if m.releases and not (terse and verbs):
-        parts: list[str] = []
+        regions: list[str] = []
         for ep in m.releases:
-            part = ph.pick(_part_key(ep.unit))
-            if part not in parts:
-                parts.append(part)
+            if _region(ep.unit) not in regions:
+                regions.append(_region(ep.unit))
+        parts = [ph.pick(f"part.{r}") for r in regions]
         verbs.append(ph.verb("v.release", form, part=join_clauses(parts[:2], ph)))
     return verbs
 
@@ -384,12 +418,8 @@ def describe_expression(summary: MotionSummary, ph: Phrasing) -> str:
     ends_held = bool(moments[-1].onsets) and not any(m.releases for m in moments[1:])
 
     def build(level: int) -> str:
-        keep = list(moments)
-        # Terser levels drop the least salient inner moments, then shorten clauses.
-        drop = min(level * 2, max(0, len(keep) - 2))
-        if drop:
-            inner = sorted(range(1, len(keep) - 1), key=lambda i: keep[i].salience)[:drop]
-            keep = [m for i, m in enumerate(keep) if i not in inner]
+        # Terser levels keep fewer, the most salient, moments; then shorten clauses.
+        keep = _thin(moments, [m.salience for m in moments], max(1, int(min(len(moments), 8) * 0.75 ** level)))
         terse = level >= 3
         out = []
         for i, m in enumerate(keep):
@@ -407,7 +437,7 @@ def describe_expression(summary: MotionSummary, ph: Phrasing) -> str:
             verbs = _moment_verbs(m, "3sg", ph, terse)
             last = i == len(keep) - 1
             conn = ph.pick("conn.finally" if last and len(keep) > 2 else "conn.then")
-            who = ph.choice(["", ph.pick("subj.again"), ph.pick("subj.again")])
+            who = ph.pick("subj.again")
             out.append(sentence(f"{conn} {who} {join_clauses(verbs, ph)}"))
         if ends_held and level < 2 and ph.chance(0.5):
             out[-1] = out[-1][:-1] + f" and {ph.verb('v.face.keep', '3sg')}."

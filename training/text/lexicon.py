@@ -34,8 +34,8 @@ def _o(train: str, heldout: str = "") -> Options:
 LEXICON: dict[str, Options] = {
     "subj.describe": _o("The person|The portrait|The subject|This person", "The individual|This individual"),
     "subj.again": _o("the person|the portrait|the subject", "the individual"),
-    "subj.prompt": _o("A person|Someone|A face|A character", "Somebody|An individual"),
-    "subj.speaker": _o("A speaker|A person|Someone", "A talker|Somebody"),
+    "subj.prompt": _o("A person|Someone|A character|An avatar", "Somebody|An individual"),
+    "subj.speaker": _o("A person|Someone|A narrator|A presenter", "A talker|Somebody"),
 }
 
 # ---------------------------------------------------------------------------
@@ -103,7 +103,7 @@ LEXICON.update({
 # ---------------------------------------------------------------------------
 LEXICON.update({
     "hs.subject": _o("The head|The portrait's head|The person's head", "The individual's head"),
-    "hs.nod": _o("nods|moves up and down|dips up and down|nods repeatedly", "bobs|bobs up and down"),
+    "hs.nod": _o("nods|moves up and down|dips up and down|bows and rises", "bobs|bobs up and down"),
     "hs.shake": _o("shakes from side to side|shakes|moves from side to side|swings back and forth sideways",
                    "wags from side to side|waggles"),
     "hs.turn_left": _o("turns to the left|turns leftward|rotates to the left|swings to the left", "veers leftwards"),
@@ -133,7 +133,7 @@ LEXICON.update({
     "speak.calm": _o("calmly|quietly|softly|evenly|in a relaxed way", "serenely|in a measured tone"),
     "speak.excited": _o("excitedly|animatedly|energetically|with enthusiasm|eagerly|passionately",
                         "vivaciously|with gusto|exuberantly"),
-    "v.mouth.speech": _o("move the jaw and lips as if talking|open and close the mouth rhythmically|work the jaw up and down while speaking|shape words with the lips and jaw",
+    "v.mouth.speech": _o("move the jaw and lips as if talking|work the mouth open and shut in rhythm|work the jaw up and down while speaking|shape words with the lips and jaw",
                          "mouth words"),
     "v.blink": _o("blink|blink the eyes|close the eyes briefly", "flutter the eyelids"),
     "blink.count.few": _o("blinks a few times|blinks now and then|blinks occasionally", "blinks sporadically"),
@@ -154,7 +154,9 @@ LEXICON.update({
     "conn.first": _o("First,|At first,|To begin with,|Initially,|At the start,|In the beginning,", "From the outset,"),
     "conn.then": _o("Then|After that,|Next,|Afterwards,|Later,|Following this,", "Subsequently,|Thereafter,"),
     "conn.finally": _o("Finally,|In the end,|Towards the end,|Lastly,|At the end,", "Ultimately,|Eventually,"),
-    "conn.while": _o("while|as", "whilst"),
+    "conn.while": _o("while", "whilst"),  # before a gerund: 'while nodding'
+    "conn.as": _o("while|as", "whilst"),  # before a clause: 'as the head turns'
+
     "conn.join": _o("then|and then|and after that|and afterwards", "and subsequently|and thereafter"),
 })
 
@@ -189,13 +191,10 @@ LEXICON.update({
     "au.AU24": _o("press the lips together|press the lips firmly shut|clamp the lips together", "compress the lips"),
     "au.AU25": _o("part the lips|open the lips slightly|let the lips part", "unseal the lips"),
     "au.AU26": _o("drop the jaw|let the jaw fall open|open the mouth|lower the jaw", "slacken the jaw"),
-    # what relaxes when a unit ends: "relaxes the brows"
-    "part.AU1": _o("brows|eyebrows"), "part.AU2": _o("brows|eyebrows"), "part.AU4": _o("brows|eyebrows"),
-    "part.AU5": _o("eyes|upper lids"), "part.AU6": _o("cheeks"), "part.AU7": _o("eyelids|eyes"),
-    "part.AU9": _o("nose"), "part.AU10": _o("upper lip"), "part.AU12": _o("mouth corners|smile"),
-    "part.AU14": _o("mouth corners|dimples"), "part.AU15": _o("mouth corners"), "part.AU17": _o("chin"),
-    "part.AU20": _o("lips|mouth"), "part.AU23": _o("lips"), "part.AU24": _o("lips"),
-    "part.AU25": _o("lips"), "part.AU26": _o("jaw"),
+    # what relaxes when a unit ends ("relaxes the brows"), by face region
+    "part.brows": _o("brows|eyebrows"), "part.eyes": _o("eyes|eyelids"), "part.cheeks": _o("cheeks"),
+    "part.nose": _o("nose"), "part.upper_lip": _o("upper lip"), "part.mouth_corners": _o("mouth corners|smile"),
+    "part.chin": _o("chin"), "part.lips": _o("lips|mouth"), "part.jaw": _o("jaw"),
     "v.release": _o("relax the {part}|let the {part} settle|release the {part}|ease the {part}", "unclench the {part}"),
     "int.slight": _o("slightly|a little|faintly|subtly", "barely"),
     "int.strong": _o("strongly|firmly|markedly|clearly", "intensely"),
@@ -303,7 +302,7 @@ LEXICON.update({
                             "spot a celebrity nearby|win an unexpected prize",
                             "stumble upon hidden treasure"),
     "v.scene.fearful": _o("hear a strange noise at night|see a large spider|walk alone down a dark street|"
-                          "nearly slip on ice|watch a scary film|face a barking dog",
+                          "slip on an icy path|watch a scary film|face a barking dog",
                           "encounter a snake|sense an intruder"),
     "v.scene.disgusted": _o("smell spoiled milk|find mould on the bread|step in something sticky|see a filthy kitchen|"
                             "taste rotten food|find a hair in the soup",

@@ -71,11 +71,11 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def _head_moves(moves: list[tuple[str, str]], form: str, ph: Phrasing) -> str:
+def _head_moves(moves: list[tuple[str, str]], form: str, ph: Phrasing, possessive: str = "their") -> str:
     """'nods slowly, then turns the head to the left' in the given verb form."""
     parts = []
     for kind, speed in moves:
-        verb = ph.verb(f"v.head.{kind}", form)
+        verb = ph.verb(f"v.head.{kind}", form, possessive)
         adverb = ph.pick(f"speed.{speed}") if ph.chance(0.85) else ""
         parts.append(f"{verb} {adverb}".strip())
     if len(parts) == 1:
@@ -87,14 +87,14 @@ def _head_moves(moves: list[tuple[str, str]], form: str, ph: Phrasing) -> str:
     return text
 
 
-def _emotion_modifier(emotions: list[tuple[str, str]], ph: Phrasing) -> str:
+def _emotion_modifier(emotions: list[tuple[str, str]], ph: Phrasing, possessive: str = "their") -> str:
     """A trailing phrase for the face: ' while smiling', ', looking sad', ' with a happy face'."""
     if len(emotions) == 1:
         label, level = emotions[0]
         adj = _adj(label, level, ph)
         options = [f", looking {adj}", f" with {_article(adj)} {adj} face", f" with {_article(adj)} {adj} expression",
                    f" in {_article(adj)} {adj} mood" if label != "neutral" else f" with {_article(adj)} {adj} look",
-                   f" while {ph.verb(f'v.{label}', 'ing')}"]
+                   f" while {ph.verb(f'v.{label}', 'ing', possessive)}"]
         return ph.choice(options)
     adjs = [_adj(lab, lev, ph) for lab, lev in emotions]
     chain = " to ".join(adjs) if len(adjs) == 2 else f"{adjs[0]} to {adjs[1]} and then {adjs[2]}"
@@ -141,28 +141,29 @@ def realise_prompt(spec: Any, rng: np.random.Generator | int | None = None, spli
     say_face = not neutral_face or ph.chance(0.25)
     subject = "" if imperative else ph.pick("subj.speaker" if f.speaking != "none" else "subj.prompt")
     form = "base" if imperative else "3sg"
+    poss = "your" if imperative else "their"
 
     if f.speaking != "none":
         main = _speech(f.speaking, form, ph)
         extras = []
         if f.head:
-            extras.append(f" {ph.pick('conn.while')} {_head_moves(f.head, 'ing', ph)}" if ph.chance(0.5)
-                          else f", {'then ' if ph.chance(0.3) else ''}{_head_moves(f.head, form, ph)}")
+            extras.append(f" {ph.pick('conn.while')} {_head_moves(f.head, 'ing', ph, poss)}" if ph.chance(0.5)
+                          else f", {'then ' if ph.chance(0.3) else ''}{_head_moves(f.head, form, ph, poss)}")
         if say_face:
-            extras.append(_emotion_modifier(f.emotions, ph))
+            extras.append(_emotion_modifier(f.emotions, ph, poss))
         if len(extras) == 2 and ph.chance(0.5):
             extras.reverse()
         text = main + "".join(extras)
     elif f.head:
-        moves = _head_moves(f.head, form, ph)
+        moves = _head_moves(f.head, form, ph, poss)
         if say_face and ph.chance(0.3) and len(f.emotions) == 1 and not neutral_face:
             # Face first: "Smile and nod slowly" / "Someone smiles and nods slowly"
             text = f"{_emotion_only(f.emotions, ph, imperative)} and {moves}"
         else:
-            text = moves + (_emotion_modifier(f.emotions, ph) if say_face else "")
+            text = moves + (_emotion_modifier(f.emotions, ph, poss) if say_face else "")
     elif not neutral_face:
         text = _emotion_only(f.emotions, ph, imperative)
     else:  # an idle clip
-        still = ph.verb("v.head.still", form)
-        text = still + (_emotion_modifier(f.emotions, ph) if ph.chance(0.5) else "")
+        still = ph.verb("v.head.still", form, poss)
+        text = still + (_emotion_modifier(f.emotions, ph, poss) if ph.chance(0.5) else "")
     return sentence(f"{subject} {text}" if subject else text)
