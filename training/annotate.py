@@ -22,6 +22,8 @@ between a head pose's onset and offset, over a nod's or shake's cycles).
   ``MIN_JUDGED_STILL_S`` are pauses between moves and are not judged;
 - speaking: the clip's overall style (none/calm/excited) against the spec's.
 
+Head speed (slow/normal/fast) of moving segments is reported beside the kind.
+
 CLI: ``python -m training.annotate CLIP [--json] [--seed N] [--split S] [--format F]``.
 """
 from __future__ import annotations
@@ -69,8 +71,8 @@ def labels_from_summary(summary: MotionSummary) -> dict[str, Any]:
     }
 
 
-def _core_windows(spec: dict) -> tuple[list[tuple[str, float, float]], list[tuple[str, float, float]]]:
-    """(emotion cores, head cores): (label, start, end) where the spec's behaviour is fully present."""
+def _core_windows(spec: dict) -> tuple[list[tuple[str, float, float]], list[tuple[dict, float, float]]]:
+    """(emotion cores, head cores): where the spec's behaviour is fully present, in seconds."""
     emotions = []
     for seg in spec["emotions"]:
         a, b = seg["start"] + seg.get("onset", 0.0) + 0.2, seg["end"] - 0.1
@@ -91,43 +93,70 @@ def _core_windows(spec: dict) -> tuple[list[tuple[str, float, float]], list[tupl
             a, b = seg["start"] + seg.get("onset", 0.0), end
         if b - a < 0.08:
             a = b = 0.5 * (seg["start"] + seg["end"])
-        head.append((kind, a, b))
+        head.append((seg, a, b))
     return emotions, head
 
 
-def _frame_labels(segments: list[list], n: int) -> list[str | None]:
-    out: list[str | None] = [None] * n
-    for label, start, end, *_ in segments:
-        for i in range(int(round(start * FPS)), min(n, int(round(end * FPS)))):
-            out[i] = label
+def _frame_index(segments: list[list], n: int) -> np.ndarray:
+    """Per frame (25 fps), the index of the segment covering it (-1: none)."""
+    out = np.full(n, -1)
+    for k, (_, start, end, *_rest) in enumerate(segments):
+        out[int(round(start * FPS)): min(n, int(round(end * FPS)))] = k
     return out
 
 
-def _majority(frames: list[str | None], a: float, b: float) -> str | None:
+def _majority(index: np.ndarray, a: float, b: float) -> int:
+    """The segment index covering most frames of [a, b] (-1 when none)."""
     lo = int(np.floor(a * FPS))
     hi = max(lo + 1, int(np.ceil(b * FPS)))
-    window = [f for f in frames[lo:hi] if f is not None]
-    if not window:
-        return None
+    window = index[lo:hi]
+    window = window[window >= 0]
+    if window.size == 0:
+        return -1
     values, counts = np.unique(window, return_counts=True)
-    return str(values[int(np.argmax(counts))])
+    return int(values[int(np.argmax(counts))])
 
 
 def recovery(spec: Any, labels: dict[str, Any], duration: float) -> dict[str, Any]:
     """Per spec segment: the truth and the label read from motion (see the module doc)."""
     d = spec_dict(spec)
     n = int(round(duration * FPS)) + 1
-    emotion_frames = _frame_labels(labels["emotion_segments"], n)
-    head_frames = _frame_labels(labels["head"], n)
+    emo_index = _frame_index(labels["emotion_segments"], n)
+    head_index = _frame_index(labels["head"], n)
     emo_cores, head_cores = _core_windows(d)
-    emotions = [{"truth": lab, "read": _majority(emotion_frames, a, b), "start": a, "end": b}
-                for lab, a, b in emo_cores]
-    head = [{"truth": kind, "read": _majority(head_frames, a, b), "start": a, "end": b}
-            for kind, a, b in head_cores]
+    emotions = []
+    for lab, a, b in emo_cores:
+        k = _majority(emo_index, a, b)
+        emotions.append({"truth": lab, "read": labels["emotion_segments"][k][0] if k >= 0 else None,
+                         "start": a, "end": b})
+    head = []
+    for seg, a, b in head_cores:
+        k = _majority(head_index, a, b)
+        read = labels["head"][k] if k >= 0 else [None, 0, 0, None]
+        head.append({"truth": seg["kind"], "read": read[0], "start": a, "end": b,
+                     "truth_speed": seg.get("speed"), "read_speed": read[3]})
     speech = d.get("speech", [])
     truth_speaking = speech[0]["style"] if speech else "none"
     return {"emotions": emotions, "head": head,
             "speaking": {"truth": truth_speaking, "read": labels["speaking"]}}
+
+
+def score_recovery(specs: list, summaries: list[MotionSummary]) -> dict[str, dict[str, float]]:
+    """Accuracy of labels read from motion against the specs: emotion and head per segment
+    (``moving_head``: head segments other than 'still'; ``head_speed``: the speed of moving
+    segments whose kind was read right), speaking per clip."""
+    hits: dict[str, list[bool]] = {"emotion": [], "head": [], "moving_head": [], "head_speed": [], "speaking": []}
+    for spec, summary in zip(specs, summaries):
+        r = recovery(spec, labels_from_summary(summary), summary.duration)
+        hits["emotion"] += [x["truth"] == x["read"] for x in r["emotions"]]
+        for x in r["head"]:
+            hits["head"].append(x["truth"] == x["read"])
+            if x["truth"] != "still":
+                hits["moving_head"].append(x["truth"] == x["read"])
+                if x["truth"] == x["read"]:
+                    hits["head_speed"].append(x["truth_speed"] == x["read_speed"])
+        hits["speaking"].append(r["speaking"]["truth"] == r["speaking"]["read"])
+    return {k: {"accuracy": float(np.mean(v)) if v else float("nan"), "n": len(v)} for k, v in hits.items()}
 
 
 # ============================================================================
@@ -162,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clip", help="a facelm .npz clip, or any format facelm.importers reads")
     parser.add_argument("--json", action="store_true", help="print JSON (text, labels and the analysis)")
     parser.add_argument("--seed", type=int, default=0, help="wording seed (default 0)")
-    parser.add_argument("--split", default="train", choices=("train", "val", "paraphrase"),
+    parser.add_argument("--split", default="train", choices=("train", "val", "test", "paraphrase"),
                         help="wording pool: paraphrase uses the held-out phrasings")
     parser.add_argument("--format", default=None, help="force an input format (see facelm convert)")
     args = parser.parse_args(argv)

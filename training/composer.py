@@ -47,6 +47,8 @@ _SYLLABLES = np.array([
     (0.10, 0.40, 0.00, 0.00, 0.00, 0.35, 0.00, 0.5),   # labiodental (f, v)
     (0.15, 0.60, 0.25, 0.00, 0.00, 0.00, 0.30, 0.0),   # spread vowel (ee)
 ])
+# Hand-written specs may ask for instant changes; the face still takes this long (s).
+MIN_TRANSITION_S = 0.2
 # A syllable's jaw pulse rises and falls over this many syllable intervals each side;
 # between syllables the jaw rests this share of the phrase's amplitude open.
 SYLLABLE_HALF_WIDTH = 0.6
@@ -103,11 +105,11 @@ def _plan_emotions(tr: _Tracks, i: int, spec: BehaviourSpec, fps: float) -> None
     prev = None
     for seg in spec.emotions:
         value = emotion_vector(seg.emotion, INTENSITY_LEVELS[seg.intensity])
-        if prev is None or seg.onset <= 0:
+        if prev is None:
             tr.emotion.add(i, seg.start * fps, value)
         else:
             tr.emotion.add(i, seg.start * fps, prev)
-            tr.emotion.add(i, (seg.start + seg.onset) * fps, value)
+            tr.emotion.add(i, (seg.start + max(seg.onset, MIN_TRANSITION_S)) * fps, value)
         prev = value
     ident = spec.identity
     gain = np.full(NUM_UNITS, ident.expressiveness)
@@ -124,10 +126,11 @@ def _plan_head(tr: _Tracks, i: int, spec: BehaviourSpec, fps: float) -> None:
             axis, sign, _ = HEAD_DIRECTIONS[seg.kind]
             target = np.zeros(3)
             target[axis] = sign * seg.amplitude
+            onset = seg.onset if seg.start == 0 else max(seg.onset, MIN_TRANSITION_S)
             tr.head.add(i, seg.start * fps, pose)
-            tr.head.add(i, (seg.start + seg.onset) * fps, target)
+            tr.head.add(i, (seg.start + onset) * fps, target)
             if seg.returns:
-                tr.head.add(i, (seg.end - seg.offset) * fps, target)
+                tr.head.add(i, (seg.end - max(seg.offset, MIN_TRANSITION_S)) * fps, target)
                 tr.head.add(i, seg.end * fps, np.zeros(3))
                 pose = np.zeros(3)
             else:
@@ -218,7 +221,7 @@ def _plan_eyes(tr: _Tracks, i: int, spec: BehaviourSpec, fps: float, rng: np.ran
     for g in spec.gaze:
         tr.gaze.add(i, g.time * fps, gaze)
         gaze = np.array([g.yaw, g.pitch])
-        tr.gaze.add(i, (g.time + g.duration) * fps, gaze)
+        tr.gaze.add(i, (g.time + max(g.duration, 1.0 / fps)) * fps, gaze)
     if spec.blinks:
         times = np.asarray(spec.blinks)
         n = times.size

@@ -313,13 +313,15 @@ def _main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     manifest = generate(cfg, out, workers=args.workers, resume=args.resume, stats=not args.no_stats)
     elapsed = time.perf_counter() - start
-    if args.talking_hours > 0:
-        _talking(args, out)
     hours = manifest["hours"]
     print(f"corpus: {hours:.2f} h of motion ({manifest['clips']} clips, {manifest['frames']} frames, "
           f"{len(manifest['shards'])} shards, {sum(s['bytes'] for s in manifest['shards']) / 1e9:.2f} GB) "
-          f"in {elapsed / 60:.2f} min = {hours / max(elapsed / 60, 1e-9):.1f} h of motion per minute -> {out}")
+          f"in {elapsed:.1f} s = {hours / max(elapsed / 60, 1e-9):.1f} h of motion per minute -> {out}")
     print("splits: " + ", ".join(f"{s} {v['clips']} clips / {v['hours']:.2f} h" for s, v in manifest["splits"].items()))
+    if args.talking_hours > 0:
+        summary = _talking(args, out)
+        print(f"talking: {summary.get('clips')} clips, {summary.get('seconds', 0) / 3600:.3f} h with audio "
+              f"in {summary.get('elapsed_s')} s -> {out / 'talking'}")
     return 0
 
 
@@ -330,13 +332,13 @@ def _check_talking() -> None:
         raise FacelmError(f"--talking-hours needs training.talking ({exc})") from None
 
 
-def _talking(args: argparse.Namespace, out: Path) -> None:
+def _talking(args: argparse.Namespace, out: Path) -> dict:
     """Hand the audio-paired subset to training.talking (its own folder and manifest)."""
     import training.talking as talking
     entry = getattr(talking, "generate_corpus", None)
     if entry is None:
         raise FacelmError("training.talking has no generate_corpus(hours, seed, out) to call")
-    entry(hours=args.talking_hours, seed=args.seed, out=str(out / "talking"))
+    return entry(hours=args.talking_hours, seed=args.seed, out=str(out / "talking")) or {}
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ import numpy as np
 
 from facelm.errors import FacelmError
 
-LIBRARY = "libespeak-ng.so.1"
+# Another build or platform (macOS: libespeak-ng.dylib) can be named in FACELM_ESPEAK_LIBRARY.
+LIBRARY = os.environ.get("FACELM_ESPEAK_LIBRARY", "libespeak-ng.so.1")
 INSTALL_HINT = "install espeak-ng: apt-get install -y espeak-ng libespeak-ng1"
 
 # speak_lib.h constants (eSpeak NG 1.51).
@@ -89,11 +90,12 @@ class Voice:
 
 @dataclass(frozen=True)
 class PhonemeMark:
-    """One PHONEME event: mnemonic and where it starts, in source samples and seconds."""
+    """One PHONEME event: mnemonic and where it starts (source samples, seconds, eSpeak's whole ms)."""
 
     phoneme: str
     sample: int
     time: float
+    ms: int
     text_position: int
 
 
@@ -135,6 +137,8 @@ class _Engine:
         lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Info.argtypes = [ctypes.c_void_p]
+        lib.espeak_Info.restype = ctypes.c_char_p
         lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                                      ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
         rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
@@ -143,9 +147,10 @@ class _Engine:
             raise FacelmError(f"{LIBRARY} failed to initialise (espeak-ng-data missing?); {INSTALL_HINT}")
         self.lib = lib
         self.sample_rate = int(rate)
+        self.version = (lib.espeak_Info(None) or b"").decode("utf-8", "replace")
         self.lock = threading.Lock()
         self._blocks: list[np.ndarray] = []
-        self._events: list[tuple[int, int, int, int, str]] = []
+        self._events: list[tuple[int, int, int, int, int, str]] = []
         self._error: BaseException | None = None
         self._callback = _CALLBACK(self._on_synth)  # kept referenced: C holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
@@ -157,11 +162,12 @@ class _Engine:
             i = 0
             while events[i].type != _EVENT_LIST_TERMINATED:
                 ev = events[i]
+                where = (ev.sample, ev.audio_position, ev.text_position)
                 if ev.type == _EVENT_PHONEME:
                     name = bytes(ev.id.string).split(b"\0")[0].decode("utf-8", "replace")
-                    self._events.append((_EVENT_PHONEME, ev.sample, ev.text_position, 0, name))
+                    self._events.append((_EVENT_PHONEME, *where, 0, name))
                 elif ev.type == _EVENT_WORD:
-                    self._events.append((_EVENT_WORD, ev.sample, ev.text_position, ev.length, ""))
+                    self._events.append((_EVENT_WORD, *where, ev.length, ""))
                 i += 1
             return 0
         except BaseException as exc:  # never let a Python error unwind through C
@@ -229,10 +235,10 @@ class _Engine:
 def _utterance(text: str, voice: Voice, samples: np.ndarray, rate: int, events: list) -> Utterance:
     # text_position counts characters from 1.
     phonemes, words = [], []
-    for kind, sample, pos, length, name in events:
+    for kind, sample, ms, pos, length, name in events:
         sample = int(min(max(sample, 0), samples.size))
         if kind == _EVENT_PHONEME:
-            phonemes.append(PhonemeMark(name, sample, sample / rate, pos))
+            phonemes.append(PhonemeMark(name, sample, sample / rate, int(ms), pos))
         else:
             word = text[max(pos - 1, 0): max(pos - 1, 0) + length]
             words.append(WordMark(word, sample, sample / rate))
@@ -259,6 +265,11 @@ def available() -> bool:
         return True
     except FacelmError:
         return False
+
+
+def version() -> str:
+    """libespeak-ng's version string (e.g. "1.51")."""
+    return engine().version
 
 
 def synthesize(text: str, voice: Voice = Voice()) -> Utterance:

@@ -26,7 +26,7 @@ from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from facelm import face_units
 from facelm.clip import DEFAULT_FPS, MotionClip
-from facelm.face_units import EMOTION_UNITS, NUM_UNITS, UNIT_CODES, UNIT_INDEX
+from facelm.face_units import EMOTION_UNITS, UNIT_CODES, UNIT_INDEX
 
 FPS = DEFAULT_FPS
 
@@ -40,7 +40,8 @@ OSC_MIN_HZ = 0.7             # cycles a second: a nod or shake is at least this 
 # Cycles a second dividing slow | normal | fast oscillations, per kind.
 OSC_SPEED_HZ = {"nod": (1.3, 1.95), "shake": (1.15, 1.7)}
 # Seconds a held-pose move takes (10-90 % rise / 0.506, the minimum-jerk ratio): slow above, fast below.
-MOVE_SLOW_S, MOVE_FAST_S = 0.8, 0.46
+MOVE_SLOW_S, MOVE_FAST_S = 0.8, 0.45
+MOVE_EDGE_SPEED = 0.03       # rad/s: a held-pose move starts and ends where it is slower than this
 # Axis of the neck rotation -> (kind for r < 0, kind for r > 0), MMHead's table.
 AXIS_KINDS = {0: ("look_up", "look_down"), 1: ("turn_right", "turn_left"), 2: ("tilt_left", "tilt_right")}
 OSC_AXIS = {"nod": 0, "shake": 1}
@@ -50,9 +51,11 @@ HEAD_KINDS = ("look_up", "look_down", "turn_right", "turn_left", "tilt_left", "t
 # Units that speech and blinks move: left out when judging emotion.
 NON_EMOTION_UNITS = ("AU25", "AU26", "AU45L", "AU45R")
 NEUTRAL_MAGNITUDE = 0.18     # |units| below this reads as a neutral face
-EMOTION_MEDIAN_S = 0.84      # running-median window that separates brief pulses from steps
+# An emotion is the face's baseline; speech adds syllable-long pulses on top. A low
+# running percentile over this window follows the baseline and ignores the pulses.
 EMOTION_WINDOW_S = 0.84
 EMOTION_PERCENTILE = 25
+PULSE_WINDOW_S = 0.84        # running-median window that separates brief pulses from steps
 EMOTION_MIN_S = 0.4          # shorter emotion segments merge into neighbours
 UNIT_ON, UNIT_OFF = 0.25, 0.15  # hysteresis for a unit episode
 UNIT_MIN_S = 0.24
@@ -67,6 +70,8 @@ SPEECH_MIN_S = 0.6
 # animation index sqrt(jaw/JAW_REF * brow/BROW_REF) of a speech stretch is above 1.
 SPEECH_JAW_REF = 0.015       # rad RMS of the 2-8 Hz jaw opening
 SPEECH_BROW_REF = 0.032      # RMS of brief brow lifts (brow units minus their running median)
+SPEECH_BROW_MIN = 0.004      # less brow movement than this: no brow prosody to judge by
+SPEECH_JAW_ALONE_REF = 0.016  # rad: without brow prosody, excited speech opens the jaw more than this
 BLINK_ON = 0.5
 BLINK_MAX_S = 0.7            # a longer closure is "closes the eyes"
 GAZE_DEAD_ZONE = 0.12        # rad of eye rotation
@@ -261,7 +266,7 @@ def _turning_points(x: np.ndarray, delta: float) -> list[int]:
 
     Where the signal rose (or fell) by ``delta`` into the first reversal, the
     lowest (highest) point before it leads the list, so a single nod from rest
-    has two swings; the clip's last frame closes the list likewise.
+    has two swings; the extreme reached after the last reversal closes it.
     """
     points: list[int] = []
     hi = lo = 0
@@ -285,8 +290,10 @@ def _turning_points(x: np.ndarray, delta: float) -> list[int]:
                     points.append(before)
             points.append(lo)
             trend, hi = 1, i
-    if points and abs(x[-1] - x[points[-1]]) >= delta:
-        points.append(len(x) - 1)
+    # The last swing ends at the extreme it reached after the last reversal.
+    last = lo if trend == -1 else hi if trend == 1 else None
+    if last is not None and last != points[-1] and abs(x[last] - x[points[-1]]) >= delta:
+        points.append(last)
     return points
 
 
@@ -376,19 +383,42 @@ def _oscillations(x: np.ndarray) -> list[tuple[int, int, float, float]]:
     return out
 
 
+def _crossing_time(x: np.ndarray, a: int, b: int, level: float) -> float:
+    """Frame position (interpolated) where x first passes ``level`` going from x[a] towards x[b]."""
+    sign = np.sign(x[b] - x[a])
+    for i in range(a, b):
+        if (x[i + 1] - level) * sign >= 0:
+            span = x[i + 1] - x[i]
+            return i + (float((level - x[i]) / span) if span != 0 else 0.0)
+    return float(b)
+
+
 def _move_seconds(x: np.ndarray, a: int, b: int) -> float:
-    """Duration of the move that brings x into the held segment [a, b) (minimum-jerk estimate)."""
+    """Duration of the single move that brings x into the held segment [a, b).
+
+    The move is the monotonic stretch around the fastest approach near ``a`` (where
+    the dead zone was crossed) moving towards the held value faster than
+    ``MOVE_EDGE_SPEED``; its 10-90 %
+    rise time over 0.506 is the duration of a minimum-jerk move.
+    """
     target = float(np.median(x[a:b]))
-    lo = max(0, a - int(1.6 * FPS))
-    # Where the move began: the last frame before ``a`` still far from the target.
-    far = np.flatnonzero(np.abs(x[lo: a + 1] - target) >= 0.95 * np.abs(x[lo: a + 1] - target).max())
-    begin = lo + int(far[-1]) if far.size else lo
-    end = min(b - 1, a + int(1.0 * FPS))
-    end = begin + int(np.argmin(np.abs(x[begin: end + 1] - target))) if end > begin else end
-    if end <= begin:
+    sign = np.sign(target - x[max(a - 1, 0)]) or np.sign(target)
+    v = np.gradient(x) * FPS * sign
+    eps = MOVE_EDGE_SPEED
+    # Anchor at the fastest approach near the crossing, then walk out to both ends.
+    lo_w, hi_w = max(0, a - int(FPS)), max(min(b, a + int(FPS), len(x)), a + 1)
+    anchor = lo_w + int(np.argmax(v[lo_w:hi_w]))
+    begin = anchor
+    while begin > 0 and v[begin - 1] > eps and anchor - begin < 2 * FPS:
+        begin -= 1
+    end = anchor
+    while end < len(x) - 1 and v[end + 1] > eps and end - anchor < 2 * FPS:
+        end += 1
+    if end <= begin or abs(x[end] - x[begin]) < 1e-6:
         return 0.0
-    t10 = _cross(x, begin, end, 0.1)
-    t90 = _cross(x, begin, end, 0.9)
+    lo, hi = x[begin], x[end]
+    t10 = _crossing_time(x, begin, end, lo + 0.1 * (hi - lo))
+    t90 = _crossing_time(x, begin, end, lo + 0.9 * (hi - lo))
     return (t90 - t10) / FPS / 0.506
 
 
@@ -440,7 +470,8 @@ def analyse_head(head: np.ndarray) -> list[HeadEvent]:
             ev = HeadEvent(_t(a), _t(b), "still", None, "normal", round(float(np.abs(r[a:b]).max()), 4))
         else:
             axis = next(ax for ax, kinds in AXIS_KINDS.items() if kind in kinds)
-            ev = HeadEvent(_t(a), _t(b), kind, _direction(kind), _move_speed(_move_seconds(r[:, axis], a, b)),
+            seconds = _move_seconds(head[:, axis], a, b)  # raw: smoothing would slow the move
+            ev = HeadEvent(_t(a), _t(b), kind, _direction(kind), _move_speed(seconds),
                            round(float(np.abs(r[a:b, axis]).max()), 4))
         if events and events[-1].kind == ev.kind:
             events[-1].end = ev.end  # oscillation episodes that touch: one event
@@ -462,8 +493,8 @@ def _emotion_prototypes() -> tuple[list[str], np.ndarray, np.ndarray]:
 def classify_emotions(units: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Per-frame emotion label and intensity by nearest prototype (cosine) on non-speech units."""
     names, protos, keep = _emotion_prototypes()
-    # A low running percentile: an emotion is the face's baseline, speech adds brief
-    # pulses on top (brow lifts, lip closures) that a median would still see.
+    # Low running percentile (see EMOTION_PERCENTILE): brow lifts and lip closures
+    # of speech come often enough that a median would still see them.
     size = max(1, int(round(EMOTION_WINDOW_S * FPS)) | 1)
     u = percentile_filter(np.asarray(units, np.float64)[:, keep], EMOTION_PERCENTILE, size=(size, 1),
                           mode="nearest")
@@ -567,7 +598,7 @@ def analyse_speech(jaw_open: np.ndarray, units: np.ndarray | None = None) -> lis
     brow_lift = np.zeros(n)
     if units is not None:
         brows = units[:, [UNIT_INDEX[c] for c in ("AU1L", "AU1R", "AU2L", "AU2R")]].mean(axis=1)
-        size = int(round(EMOTION_MEDIAN_S * FPS)) | 1
+        size = int(round(PULSE_WINDOW_S * FPS)) | 1
         brow_lift = brows - median_filter(brows, size=size, mode="nearest")
     runs: list[list[int]] = []
     for p in peaks:
@@ -585,7 +616,10 @@ def analyse_speech(jaw_open: np.ndarray, units: np.ndarray | None = None) -> lis
             continue
         energy = float(np.sqrt(np.mean(band[a:b] ** 2)))
         brow = float(np.sqrt(np.mean(brow_lift[a:b] ** 2)))
-        animation = float(np.sqrt(energy / SPEECH_JAW_REF * brow / SPEECH_BROW_REF))
+        if brow >= SPEECH_BROW_MIN:
+            animation = float(np.sqrt(energy / SPEECH_JAW_REF * brow / SPEECH_BROW_REF))
+        else:  # a mouth-only clip (no brow prosody at all): the jaw alone decides
+            animation = energy / SPEECH_JAW_ALONE_REF
         level = "excited" if animation > 1.0 else "calm"
         out.append(SpeechSegment(_t(a), _t(b), level, round(energy, 4), round(animation, 3)))
     return out
@@ -600,8 +634,11 @@ def overall_speaking(speech: list[SpeechSegment], duration: float) -> str:
     return "excited" if excited > total / 2 else "calm"
 
 
-def analyse_blinks(units: np.ndarray) -> list[Blink]:
+def analyse_blinks(units: np.ndarray, eyelid: np.ndarray | None = None) -> list[Blink]:
+    """Closures of the eyes (blink units, or the clip's eyelid track where it closes more)."""
     closure = units[:, [UNIT_INDEX["AU45L"], UNIT_INDEX["AU45R"]]].mean(axis=1)
+    if eyelid is not None and len(eyelid) == len(closure):
+        closure = np.maximum(closure, np.clip(np.asarray(eyelid, np.float64).mean(axis=1), 0.0, 1.0))
     out = []
     for a, b in _mask_runs(closure > BLINK_ON):
         if (b - a) / FPS <= BLINK_MAX_S:
@@ -640,7 +677,7 @@ def analyse(clip: MotionClip, basis: face_units.UnitBasis | None = None) -> Moti
         head=analyse_head(feats.head),
         emotions=analyse_emotions(feats.units),
         speech=speech, speaking=overall_speaking(speech, n / FPS),
-        blinks=analyse_blinks(feats.units), gaze=analyse_gaze(feats.gaze),
+        blinks=analyse_blinks(feats.units, clip25.eyelid), gaze=analyse_gaze(feats.gaze),
         units=analyse_units(feats.units, speech), caveats=list(feats.caveats))
     if abs(source_fps - FPS) > 1e-6:
         summary.caveats.append(f"resampled from {source_fps:g} fps to {FPS:g} fps")
@@ -651,5 +688,5 @@ __all__ = [
     "Blink", "EmotionSegment", "FrameFeatures", "GazeShift", "HeadEvent", "MotionSummary",
     "SpeechSegment", "UnitEpisode", "analyse", "analyse_blinks", "analyse_emotions",
     "analyse_gaze", "analyse_head", "analyse_speech", "analyse_units", "classify_emotions",
-    "frame_features", "overall_speaking", "NUM_UNITS",
+    "frame_features", "overall_speaking",
 ]

@@ -169,7 +169,7 @@ def describe_action(summary: MotionSummary, ph: Phrasing) -> str:
 _STEADY = (
     "{S} looks {a} throughout.", "{S} stays {a} the whole time.", "{S} remains {a} from start to finish.",
     "{S} appears {a} throughout the clip.", "The mood stays {a} all along.", "{S} seems {a} the entire time.",
-    "{S} keeps a {a} expression throughout.",
+    "{S} keeps {an} {a} expression throughout.",
 )
 _STEADY_NOUN = ("{P} face shows {n} throughout.", "{P} expression conveys {n} from start to end.")
 _CHANGE = (
@@ -181,6 +181,10 @@ _CHANGE = (
 _CHANGE3 = (
     "{P} mood shifts from {a} to {b}, then to {c}.", "{S} starts {a}, becomes {b}, then {c}.",
     "{S} goes from {a} to {b} and finally {c}.", "The expression moves from {a} through {b} to {c}.",
+)
+_CHANGE4 = (
+    "{P} mood goes from {a} to {b}, then {c}, and finally {d}.",
+    "{S} starts {a}, turns {b}, then {c}, and ends {d}.",
 )
 _BACK = ("{S} goes from {a} to {b} and back to {a2}.", "{S} turns {b} for a while, then returns to {a2}.")
 
@@ -200,13 +204,20 @@ def describe_emotion(summary: MotionSummary, ph: Phrasing) -> str:
             label, inten = chain[0]
             if ph.chance(0.2) and level == 0:
                 return sentence(ph.choice(_STEADY_NOUN).format(n=ph.pick(f"noun.{label}"), **fill))
-            return sentence(ph.choice(_STEADY).format(a=emotion_adjective(label, inten, ph, deg), **fill))
+            adj = emotion_adjective(label, inten, ph, deg)
+            an = "an" if adj[:1] in "aeiou" else "a"
+            return sentence(ph.choice(_STEADY).format(a=adj, an=an, **fill))
         adjs = [emotion_adjective(lab, inten, ph, deg) for lab, inten in chain]
         if len(chain) == 3 and chain[0][0] == chain[2][0] and level < 3:
             template = ph.choice(_BACK)
             return sentence(template.format(a=adjs[0], b=adjs[1], a2=ph.pick(f"adj.{chain[0][0]}"), **fill))
+        if len(chain) == 4 and level < 2:
+            return sentence(ph.choice(_CHANGE4).format(a=adjs[0], b=adjs[1], c=adjs[2], d=adjs[3], **fill))
         if len(chain) >= 3 and level < 3:
-            return sentence(ph.choice(_CHANGE3).format(a=adjs[0], b=adjs[1], c=adjs[-1], **fill))
+            # A long chain keeps its start, its end and one emotion between that differs from both.
+            inner = [k for k in range(1, len(chain) - 1) if chain[k][0] not in (chain[0][0], chain[-1][0])]
+            if inner:
+                return sentence(ph.choice(_CHANGE3).format(a=adjs[0], b=adjs[inner[0]], c=adjs[-1], **fill))
         return sentence(ph.choice(_CHANGE).format(a=adjs[0], b=adjs[-1], **fill))
 
     return _fit(build, LIMITS["emotion"])
@@ -270,13 +281,15 @@ def _head_clause(ev: HeadEvent, prev: HeadEvent | None, ph: Phrasing) -> str:
         if prev.kind in ("nod", "shake"):
             return ph.pick("hs.settle")
         return ph.pick("hs.return")
-    verb = ph.pick(f"hs.{ev.kind}")
+    verb = ph_verb = ph.pick(f"hs.{ev.kind}")
     if ev.kind not in ("nod", "shake"):
         if ev.amplitude < 0.15 and ph.chance(0.7):
             verb = _degree(verb, ph.pick("hs.slight")) or verb
         elif ev.amplitude > 0.45 and ph.chance(0.6):
             verb = _degree(verb, ph.pick("hs.far")) or verb
-    clause = with_adverb(verb, speed_adverb(ev.speed, ph), ph)
+    adverb = speed_adverb(ev.speed, ph)
+    plain = verb == ph_verb
+    clause = with_adverb(verb, adverb, ph) if plain else f"{verb} {adverb}".strip()
     if ev.kind not in ("nod", "shake") and (ev.end - ev.start) >= 1.2 and ph.chance(0.6):
         clause = f"{clause} {ph.pick('hs.stay')}"
     return clause
@@ -357,7 +370,7 @@ def _moments(summary: MotionSummary, gap: float = 0.4) -> list[_Moment]:
         events.append((ep.start, "on", ep))
         if ep.end < summary.duration - 0.3:
             events.append((ep.end, "off", ep))
-    for seg in summary.speech:
+    for seg in summary.speech[:1]:  # talking is said once, where it starts
         events.append((seg.start, "speech", seg))
     events.sort(key=lambda e: e[0])
     moments: list[_Moment] = []
@@ -459,6 +472,14 @@ CATEGORIES = {
 }
 
 
-def describe(summary: MotionSummary, ph: Phrasing) -> dict[str, str]:
-    """All five categories."""
-    return {name: fn(summary, ph) for name, fn in CATEGORIES.items()}
+def describe(summary: MotionSummary, ph: Phrasing, tries: int = 10) -> dict[str, str]:
+    """All five categories; on the paraphrase split each uses at least one held-out phrasing
+    (when ``tries`` draws allow: a still face offers few facts to reword)."""
+    out = {}
+    for name, fn in CATEGORIES.items():
+        for _ in range(tries if ph.split == "paraphrase" else 1):
+            local = Phrasing(ph.rng, ph.split)
+            out[name] = fn(summary, local)
+            if local.heldout_used:
+                break
+    return out

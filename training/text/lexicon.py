@@ -46,8 +46,8 @@ LEXICON.update({
     "adj.sad": _o("sad|unhappy|downcast|gloomy|dejected|upset", "sorrowful|melancholy|forlorn"),
     "adj.angry": _o("angry|annoyed|furious|irritated|mad", "irate|livid|enraged"),
     "adj.surprised": _o("surprised|astonished|amazed|startled", "stunned|dumbfounded|flabbergasted"),
-    "adj.fearful": _o("fearful|scared|afraid|frightened|nervous", "terrified|petrified|panicked"),
-    "adj.disgusted": _o("disgusted|repulsed|revolted|grossed out", "nauseated|sickened"),
+    "adj.fearful": _o("fearful|scared|anxious|frightened|nervous", "terrified|petrified|panicked"),
+    "adj.disgusted": _o("disgusted|repulsed|revolted|appalled", "nauseated|sickened"),
     "adj.contempt": _o("contemptuous|scornful|disdainful|dismissive", "derisive|condescending"),
     "adj.neutral": _o("neutral|expressionless|relaxed|blank|composed", "impassive|deadpan|stony"),
     "noun.happy": _o("happiness|joy|cheer", "glee|delight"),
@@ -209,7 +209,8 @@ LEXICON.update({
 # ---------------------------------------------------------------------------
 # inflection of verb phrases
 # ---------------------------------------------------------------------------
-_DOUBLE_FINAL = {"nod", "drop", "knit", "let", "grin", "bob", "wag", "tip", "get", "put", "set", "hug", "jut"}
+_DOUBLE_FINAL = {"nod", "drop", "knit", "let", "grin", "bob", "wag", "tip", "get", "put", "set", "hug", "jut", "chat",
+                "slip", "sit", "spot", "step", "stop", "shut", "dip", "flap", "pat", "cut", "win"}
 _IRREGULAR_3SG = {"be": "is", "have": "has", "do": "does", "go": "goes"}
 
 
@@ -290,7 +291,7 @@ def _build_heldout() -> tuple[tuple[str, ...], tuple[str, ...]]:
 # ---------------------------------------------------------------------------
 LEXICON.update({
     "v.scene.happy": _o("receive good news|meet an old friend|hear a funny joke|open a thoughtful gift|win a small prize|"
-                        "watch a puppy play|see a loved one arrive|get praised by a colleague",
+                        "watch a puppy play|see a dear friend arrive|get praised by a colleague",
                         "pass a tough exam with flying colours|reunite with family"),
     "v.scene.sad": _o("hear some bad news|remember a lost pet|say goodbye to a friend|read a sad letter|"
                       "miss an important chance|lose a treasured keepsake|watch a touching film",

@@ -1,10 +1,11 @@
 """Pick phrasings from the lexicon with an rng, keeping the held-out pool apart.
 
-``Phrasing(rng, split)`` is handed to every text function. With split "train"
-or "val" it only ever picks train phrasings. With split "paraphrase" it picks a
-held-out phrasing wherever the fact has one (and a train phrasing elsewhere),
-so paraphrase prompts differ from anything seen in training in their wording
-while saying the same thing.
+``Phrasing(rng, split)`` is handed to every text function. With split "train",
+"val" or "test" it only ever picks train phrasings. With split "paraphrase" it picks a
+held-out phrasing with probability ``HELDOUT_SHARE`` wherever the fact has one
+(a train phrasing otherwise) and counts how many it used, so callers can insist
+on at least one: paraphrase prompts then differ from anything seen in training
+in their wording while saying the same thing.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 
 from training.text.lexicon import LEXICON, inflect
 
-SPLITS = ("train", "val", "paraphrase")
+SPLITS = ("train", "val", "test", "paraphrase")  # all but paraphrase use the train pool
+HELDOUT_SHARE = 0.6
 
 
 class Phrasing:
@@ -21,17 +23,16 @@ class Phrasing:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.split = split
-
-    def options(self, key: str) -> tuple[str, ...]:
-        opts = LEXICON[key]
-        if self.split == "paraphrase" and opts.heldout:
-            return opts.heldout
-        return opts.train
+        self.heldout_used = 0
 
     def pick(self, key: str) -> str:
         """One phrasing of ``key`` (verb keys come back in the base form)."""
-        opts = self.options(key)
-        return opts[int(self.rng.integers(len(opts)))]
+        opts = LEXICON[key]
+        pool = opts.train
+        if self.split == "paraphrase" and opts.heldout and (not opts.train or self.rng.random() < HELDOUT_SHARE):
+            pool = opts.heldout
+            self.heldout_used += 1
+        return pool[int(self.rng.integers(len(pool)))]
 
     def verb(self, key: str, form: str = "3sg", possessive: str = "their", **slots: str) -> str:
         """A verb phrase of ``key`` inflected ('base', '3sg', 'ing')."""

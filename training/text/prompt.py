@@ -19,6 +19,7 @@ from training.text.phrasing import Phrasing, sentence
 # An emotion at the start or end of a clip shorter than this is a lead-in or a
 # release, not something the prompt asked for.
 EDGE_EMOTION_S = 1.5
+PARAPHRASE_TRIES = 10
 
 
 @dataclass
@@ -88,14 +89,18 @@ def _head_moves(moves: list[tuple[str, str]], form: str, ph: Phrasing, possessiv
 
 
 def _emotion_modifier(emotions: list[tuple[str, str]], ph: Phrasing, possessive: str = "their") -> str:
-    """A trailing phrase for the face: ' while smiling', ', looking sad', ' with a happy face'."""
+    """A trailing phrase for the face: ' while smiling', ', looking sad', ' with a happy face'.
+
+    Templates are chosen before any word is drawn, so only words that appear are drawn.
+    """
     if len(emotions) == 1:
         label, level = emotions[0]
+        if ph.chance(0.2):
+            return f" while {ph.verb(f'v.{label}', 'ing', possessive)}"
         adj = _adj(label, level, ph)
-        options = [f", looking {adj}", f" with {_article(adj)} {adj} face", f" with {_article(adj)} {adj} expression",
-                   f" in {_article(adj)} {adj} mood" if label != "neutral" else f" with {_article(adj)} {adj} look",
-                   f" while {ph.verb(f'v.{label}', 'ing', possessive)}"]
-        return ph.choice(options)
+        noun = ph.choice(["face", "expression", "mood" if label != "neutral" else "look"])
+        return ph.choice([f", looking {adj}", f" with {_article(adj)} {adj} {noun}",
+                          f" in {_article(adj)} {adj} mood" if label != "neutral" else f", looking {adj}"])
     adjs = [_adj(lab, lev, ph) for lab, lev in emotions]
     chain = " to ".join(adjs) if len(adjs) == 2 else f"{adjs[0]} to {adjs[1]} and then {adjs[2]}"
     options = [f", going from {chain}", f" as the mood shifts from {chain}",
@@ -111,15 +116,15 @@ def _speech(style: str, form: str, ph: Phrasing) -> str:
 
 
 def _emotion_only(emotions: list[tuple[str, str]], ph: Phrasing, imperative: bool) -> str:
+    form = "base" if imperative else "3sg"
     if len(emotions) == 1:
         label, level = emotions[0]
-        if imperative:
-            adj = _adj(label, level, ph)
-            return ph.choice([ph.verb(f"v.{label}", "base"), f"look {adj}", f"make {_article(adj)} {adj} face",
-                              f"show {_article(adj)} {adj} expression"])
+        if ph.chance(0.3):
+            return ph.verb(f"v.{label}", form)
         adj = _adj(label, level, ph)
-        return ph.choice([ph.verb(f"v.{label}", "3sg"), f"looks {adj}", f"has {_article(adj)} {adj} expression",
-                          f"appears {adj}"])
+        if imperative:
+            return ph.choice([f"look {adj}", f"make {_article(adj)} {adj} face", f"show {_article(adj)} {adj} expression"])
+        return ph.choice([f"looks {adj}", f"has {_article(adj)} {adj} expression", f"appears {adj}"])
     adjs = [_adj(lab, lev, ph) for lab, lev in emotions]
     rest = " and then ".join(adjs[1:])
     if imperative:
@@ -133,9 +138,22 @@ def _emotion_only(emotions: list[tuple[str, str]], ph: Phrasing, imperative: boo
 # the prompt
 # ---------------------------------------------------------------------------
 def realise_prompt(spec: Any, rng: np.random.Generator | int | None = None, split: str = "train") -> str:
-    """One prompt for ``spec`` (a ``BehaviourSpec`` or its dict), worded by ``rng``."""
-    ph = Phrasing(rng, split)
+    """One prompt for ``spec`` (a ``BehaviourSpec`` or its dict), worded by ``rng``.
+
+    With ``split="paraphrase"`` the prompt uses at least one held-out phrasing.
+    """
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     f = prompt_facts(spec)
+    text = ""
+    for _ in range(PARAPHRASE_TRIES):
+        ph = Phrasing(rng, split)
+        text = _realise(f, ph)
+        if split != "paraphrase" or ph.heldout_used:
+            break
+    return text
+
+
+def _realise(f: PromptFacts, ph: Phrasing) -> str:
     imperative = ph.chance(0.35)
     neutral_face = f.emotions == [("neutral", "none")]
     say_face = not neutral_face or ph.chance(0.25)
@@ -148,7 +166,7 @@ def realise_prompt(spec: Any, rng: np.random.Generator | int | None = None, spli
         extras = []
         if f.head:
             extras.append(f" {ph.pick('conn.while')} {_head_moves(f.head, 'ing', ph, poss)}" if ph.chance(0.5)
-                          else f", {'then ' if ph.chance(0.3) else ''}{_head_moves(f.head, form, ph, poss)}")
+                          else f" {ph.choice(['and', 'and then', 'then'])} {_head_moves(f.head, form, ph, poss)}")
         if say_face:
             extras.append(_emotion_modifier(f.emotions, ph, poss))
         if len(extras) == 2 and ph.chance(0.5):
