@@ -9,7 +9,7 @@ from scipy.io import wavfile
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
-from facelm.face_units import UNIT_INDEX, emotion_vector
+from facelm.face_units import UNIT_INDEX, UnitBasis, emotion_vector
 from training import espeak
 
 pytestmark = pytest.mark.skipif(
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
            "(Debian: apt-get install espeak-ng libespeak-ng1; `make system` does it)")
 
 from training import talking  # noqa: E402
-from training.mouth import overlay  # noqa: E402
+from training.mouth import apply_to_clip, overlay  # noqa: E402
 from training.phonemes import BILABIALS, visemes_for  # noqa: E402
 from training.sentences import sentences  # noqa: E402
 
@@ -162,6 +162,13 @@ def test_overlay_shuts_a_smiling_mouth_for_bilabials(spoken):
     assert closed_frames.any()
     assert np.all(units[closed_frames, UNIT_INDEX["AU25"]] < 0.1)
     np.testing.assert_allclose(units[:, UNIT_INDEX["AU12L"]], base[:, UNIT_INDEX["AU12L"]])  # smile kept
+    # The same on a finished clip: the smiling face's own units are read back, the mouth laid over them.
+    basis = UnitBasis()
+    expression, jaw = basis.to_expression(base)
+    smiling = MotionClip(expression, np.zeros_like(jaw), np.zeros_like(jaw), jaw, np.zeros((len(jaw), 6)))
+    spoken_clip = apply_to_clip(smiling, t.mouth, basis)
+    read = basis.from_expression(spoken_clip.expression, spoken_clip.jaw_pose)
+    np.testing.assert_allclose(read, units, atol=1e-4)
 
 
 def test_missing_library_names_the_packages(monkeypatch):

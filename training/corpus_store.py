@@ -9,8 +9,10 @@ Layout of a corpus folder::
 A shard holds, as ``.npy`` members of one zip: the per-frame arrays of
 ``FEATURES`` (float32, frames of all its clips concatenated), ``offsets``
 (clips + 1, int64: clip i is rows offsets[i]:offsets[i+1]), ``split`` (uint8 per
-clip, codes of ``SPLITS``) and ``meta`` (UTF-8 JSON list, per clip: clip_id,
-split, identity, category, duration, spec, labels, text).
+clip, codes of ``SPLITS``), ``meta`` (UTF-8 bytes: one JSON object per clip —
+clip_id, split, identity, category, duration, spec, labels, text) and
+``meta_offsets`` (clips + 1, int64 byte ranges), so one clip's metadata is
+parsed without parsing the shard's.
 
 Shards are written uncompressed by default so the reader can memory-map each
 array straight out of the zip (nothing is read until a clip is touched), with
@@ -78,7 +80,9 @@ def write_shard(path: str | os.PathLike, arrays: dict[str, np.ndarray], offsets:
         members["split"] = np.array([SPLITS.index(m["split"]) for m in meta], np.uint8)
     except (KeyError, ValueError):
         raise FacelmError(f"{path}: every clip's meta needs a 'split' in {SPLITS}") from None
-    members["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode(), np.uint8)
+    blobs = [json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode() for m in meta]
+    members["meta"] = np.frombuffer(b"".join(blobs), np.uint8)
+    members["meta_offsets"] = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
@@ -137,13 +141,14 @@ class Shard:
             names = set(self._zip.namelist())
         except (zipfile.BadZipFile, OSError) as exc:
             raise FacelmError(f"{self.path}: not a readable shard ({exc})") from None
-        need = {f"{k}.npy" for k in (*FEATURES, "offsets", "split", "meta")}
+        need = {f"{k}.npy" for k in (*FEATURES, "offsets", "split", "meta", "meta_offsets")}
         if not need <= names:
             raise FacelmError(f"{self.path}: shard misses {', '.join(sorted(need - names))}")
         self._arrays: dict[str, np.ndarray] = {}
-        self._meta: list[dict[str, Any]] | None = None
+        self._meta: dict[int, dict[str, Any]] = {}
         self.offsets = self.array("offsets").astype(np.int64)
         self.split = np.asarray(self.array("split"))
+        self._meta_offsets = np.asarray(self.array("meta_offsets"), np.int64)
 
     def array(self, key: str) -> np.ndarray:
         if key not in self._arrays:
@@ -155,11 +160,16 @@ class Shard:
             self._arrays[key] = arr
         return self._arrays[key]
 
+    def clip_meta(self, i: int) -> dict[str, Any]:
+        """Metadata of clip ``i`` (parsed on first use, then cached)."""
+        if i not in self._meta:
+            a, b = int(self._meta_offsets[i]), int(self._meta_offsets[i + 1])
+            self._meta[i] = json.loads(np.asarray(self.array("meta")[a:b]).tobytes().decode())
+        return self._meta[i]
+
     def meta(self) -> list[dict[str, Any]]:
-        if self._meta is None:
-            raw = np.asarray(self.array("meta")).tobytes()
-            self._meta = json.loads(raw.decode())
-        return self._meta
+        """Metadata of every clip of the shard."""
+        return [self.clip_meta(i) for i in range(len(self))]
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -231,7 +241,7 @@ class CorpusReader:
         return {k: sh.array(k)[rows] for k in keys}
 
     def meta(self, ref: ClipRef) -> dict[str, Any]:
-        return self.shard(ref.shard).meta()[ref.index]
+        return self.shard(ref.shard).clip_meta(ref.index)
 
     def clip(self, ref: ClipRef) -> MotionClip:
         a = {k: np.array(v) for k, v in self.arrays(ref).items()}
