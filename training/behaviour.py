@@ -78,8 +78,8 @@ JAW_MAX_SPEED = 3.0
 
 # Ground-truth action words (CelebV-Text / MMHead style label set), by what the clip shows.
 EMOTION_ACTIONS: dict[str, str] = {
-    "happy": "smile", "sad": "frown", "angry": "glare", "surprised": "raise_eyebrows",
-    "fearful": "widen_eyes", "disgusted": "sneer", "contempt": "smirk",
+    "happy": "smile", "sad": "look_sad", "angry": "glare", "surprised": "raise_eyebrows",
+    "fearful": "widen_eyes", "disgusted": "wrinkle_nose", "contempt": "smirk",
 }
 HEAD_ACTIONS: dict[str, str] = {
     "nod": "nod", "shake": "shake_head", "turn_left": "turn", "turn_right": "turn",

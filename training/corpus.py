@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -226,7 +225,6 @@ def generate(cfg: CorpusConfig, out: str | os.PathLike, workers: int = 1, progre
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(_run_shard, job): job for job in jobs}
-            from concurrent.futures import as_completed
             for fut in as_completed(futures):
                 job = futures[fut]
                 entries[job[1]] = fut.result()

@@ -106,56 +106,62 @@ def write_manifest(root: str | os.PathLike, manifest: dict[str, Any]) -> None:
 
 # -- reading ---------------------------------------------------------------------------
 
-def _member_memmap(path: Path, zf: zipfile.ZipFile, name: str) -> np.ndarray | None:
-    """Memory-map a stored (uncompressed) .npy member of a zip; None when it is compressed."""
-    info = zf.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED:
-        return None
+def _stored_members(path: Path, zf: zipfile.ZipFile) -> dict[str, tuple[int, tuple, bool, np.dtype]]:
+    """name -> (data offset, shape, fortran order, dtype) of every uncompressed .npy member."""
+    out = {}
     with open(path, "rb") as f:
-        f.seek(info.header_offset)
-        local = f.read(30)
-        if local[:4] != b"PK\x03\x04":
-            raise FacelmError(f"{path}: broken zip member {name}")
-        name_len, extra_len = struct.unpack("<HH", local[26:30])
-        f.seek(info.header_offset + 30 + name_len + extra_len)
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        start = f.tell()
-    if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape, order="F" if fortran else "C")
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                continue
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise FacelmError(f"{path}: broken zip member {info.filename}")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            out[info.filename[:-4]] = (f.tell(), shape, fortran, dtype)
+    return out
 
 
 class Shard:
-    """One shard file: arrays memory-mapped (or loaded when compressed), meta parsed on demand."""
+    """One shard file: arrays are views of one read-only memory map of the file (loaded when
+    compressed); clip metadata is parsed per clip on demand.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FacelmError(f"{self.path}: shard file is missing")
         try:
-            self._zip = zipfile.ZipFile(self.path)
-            names = set(self._zip.namelist())
+            with zipfile.ZipFile(self.path) as zf:
+                names = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
+                self._stored = _stored_members(self.path, zf)
         except (zipfile.BadZipFile, OSError) as exc:
             raise FacelmError(f"{self.path}: not a readable shard ({exc})") from None
-        need = {f"{k}.npy" for k in (*FEATURES, "offsets", "split", "meta", "meta_offsets")}
+        need = {*FEATURES, "offsets", "split", "meta", "meta_offsets"}
         if not need <= names:
             raise FacelmError(f"{self.path}: shard misses {', '.join(sorted(need - names))}")
+        # One map for the whole file: one file descriptor a shard, however many arrays are used.
+        self._map = np.memmap(self.path, np.uint8, mode="r") if self._stored else None
         self._arrays: dict[str, np.ndarray] = {}
         self._meta: dict[int, dict[str, Any]] = {}
-        self.offsets = self.array("offsets").astype(np.int64)
+        self.offsets = np.asarray(self.array("offsets"), np.int64)
         self.split = np.asarray(self.array("split"))
         self._meta_offsets = np.asarray(self.array("meta_offsets"), np.int64)
 
     def array(self, key: str) -> np.ndarray:
+        """A member array: a read-only view into the file's memory map when stored uncompressed."""
         if key not in self._arrays:
-            name = f"{key}.npy"
-            arr = _member_memmap(self.path, self._zip, name)
-            if arr is None:
-                with self._zip.open(name) as f:
+            if key in self._stored:
+                start, shape, fortran, dtype = self._stored[key]
+                count = int(np.prod(shape))
+                flat = self._map[start:start + count * dtype.itemsize].view(dtype)
+                arr = flat.reshape(shape, order="F" if fortran else "C")
+            else:
+                with zipfile.ZipFile(self.path) as zf, zf.open(f"{key}.npy") as f:
                     arr = np.lib.format.read_array(f, allow_pickle=False)
             self._arrays[key] = arr
         return self._arrays[key]
@@ -179,7 +185,7 @@ class Shard:
 
     def close(self) -> None:
         self._arrays.clear()
-        self._zip.close()
+        self._map = None
 
 
 @dataclass(frozen=True)
@@ -193,9 +199,9 @@ class ClipRef:
 
 
 class CorpusReader:
-    """Reads a corpus folder written by ``training.corpus``; keeps at most ``max_open`` shards open."""
+    """Reads a corpus folder written by ``training.corpus``; keeps at most ``max_open`` shards mapped."""
 
-    def __init__(self, root: str | os.PathLike, max_open: int = 8) -> None:
+    def __init__(self, root: str | os.PathLike, max_open: int = 64) -> None:
         self.root = Path(root)
         path = self.root / MANIFEST
         if not path.is_file():

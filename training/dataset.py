@@ -81,7 +81,7 @@ class CorpusDataset:
     """
 
     def __init__(self, root: str | os.PathLike, split: str | None = "train", features: str = "flame",
-                 include_global: bool = True, text_key: str = "text", max_open_shards: int = 8) -> None:
+                 include_global: bool = True, text_key: str = "text", max_open_shards: int = 64) -> None:
         if features not in FEATURE_SETS:
             raise FacelmError(f"features must be one of {FEATURE_SETS}, got {features!r}")
         self.reader = CorpusReader(root, max_open=max_open_shards)
@@ -93,6 +93,7 @@ class CorpusDataset:
         self.lengths = np.array([r.num_frames for r in self.refs], np.int64)
         self.fps = self.reader.fps
         self.width = feature_width(features, include_global)
+        self._window_cdf: dict[int, np.ndarray] = {}  # window length -> clip sampling CDF
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -133,10 +134,13 @@ class CorpusDataset:
 
     def sample_window(self, rng: np.random.Generator, num_frames: int) -> Item:
         """A random window of ``num_frames``: clips weighted by how many windows they hold."""
-        weights = np.maximum(self.lengths - num_frames + 1, 0).astype(np.float64)
-        if weights.sum() == 0:
-            raise FacelmError(f"no clip of split {self.split!r} has {num_frames} frames")
-        i = int(rng.choice(len(self), p=weights / weights.sum()))
+        cum = self._window_cdf.get(num_frames)
+        if cum is None:
+            weights = np.maximum(self.lengths - num_frames + 1, 0).astype(np.float64)
+            if weights.sum() == 0:
+                raise FacelmError(f"no clip of split {self.split!r} has {num_frames} frames")
+            cum = self._window_cdf[num_frames] = np.cumsum(weights) / weights.sum()
+        i = int(min(np.searchsorted(cum, rng.random(), side="right"), len(cum) - 1))
         start = int(rng.integers(0, self.lengths[i] - num_frames + 1))
         return self.item(i, start, start + num_frames)
 

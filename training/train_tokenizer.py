@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         opt.step()
         window_ids.append(ids.detach().flatten().cpu())
         for k, v in losses.items():
-            acc[k] = acc.get(k, 0.0) + float(v)
+            acc[k] = acc.get(k, 0.0) + float(v.detach())
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
             n = len(window_ids)
             stats = {k: v / n for k, v in acc.items()}
