@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from export.onnx_utils import export_graph, sha256, update_manifest
@@ -60,9 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True, help="trained tokenizer checkpoint (.pt)")
     ap.add_argument("--out", type=Path, required=True, help="model directory to write graphs + manifest into")
+    ap.add_argument("--ship", action="store_true",
+                    help="also write a slim checkpoint (fp16 weights, no optimizer) as OUT/tokenizer.pt")
     args = ap.parse_args(argv)
     model = MotionTokenizer.from_checkpoint(args.checkpoint)
-    ckpt_name = args.checkpoint.name if args.checkpoint.resolve().parent == args.out.resolve() else None
+    ckpt_name = None
+    if args.ship:
+        # Round the weights to fp16 first so the shipped checkpoint and the graphs agree exactly.
+        model = model.half().float().eval()
+        args.out.mkdir(parents=True, exist_ok=True)
+        slim = model.checkpoint(source=str(args.checkpoint))
+        slim["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
+        torch.save(slim, args.out / "tokenizer.pt")
+        ckpt_name = "tokenizer.pt"
     section = export_tokenizer(model, args.out, ckpt_name)
     print(f"wrote {section['encoder']['file']} and {section['decoder_step']['file']} to {args.out}")
     return 0

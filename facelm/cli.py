@@ -20,6 +20,9 @@ COMMANDS = (
     "preprocess",
     "encode",
     "decode",
+    "speak",
+    "generate",
+    "describe",
 )
 
 

@@ -1,0 +1,240 @@
+"""The motion language model on onnxruntime: prompt -> streamed motion codes, motion -> text.
+
+One graph (``export/lm_graphs.py``) does prefill and decoding with an explicit KV
+cache: the first call feeds the prompt ids with the prefix embedding (K = 1) and an
+empty cache, each later call one id with the cache. Sampling is numpy
+(greedy, temperature, top-k, top-p, seeded); classifier-free guidance runs a second,
+unconditional stream (no text, zero embedding) and mixes the logits
+``uncond + guidance * (cond - uncond)``. Decoding is constrained by task, exactly as
+``training.lm_infer`` does it in torch: Language2Motion emits motion tokens only,
+``motion_tokens_for(seconds)`` of them; Motion2Language and QA emit text tokens
+until ``<eos>``.
+
+``generate_motion`` returns a ``MotionStream``: an iterator that yields each motion
+code as soon as it is sampled, so a streaming decoder can show the first frame
+after one prefill and one sample.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from facelm.errors import FacelmError
+from facelm.model_dir import ModelDir
+from facelm.text_encoder import MAX_CHARS, check_text
+from facelm.vocab import TextTokenizer, Vocab
+
+MAX_TEXT_TOKENS = 120  # a description's length limit (training.lm_infer's)
+MAX_ANSWER_TOKENS = 24
+PROMPT_SPECIALS = 8  # room kept for the sequence's special tokens, as in training (training.lm_data)
+
+
+def sample_next(logits: np.ndarray, allowed: np.ndarray | None, temperature: float, top_k: int, top_p: float,
+                rng: np.random.Generator) -> int:
+    """One id from (V,) logits: mask, then greedy (temperature <= 0) or temperature / top-k / top-p sampling."""
+    logits = np.array(logits, np.float64)
+    if allowed is not None:
+        logits[~allowed] = -np.inf
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    logits /= temperature
+    if top_k and top_k < logits.size:
+        kth = np.partition(logits, -top_k)[-top_k]
+        logits[logits < kth] = -np.inf
+    if top_p < 1.0:
+        order = np.argsort(-logits, kind="stable")
+        probs = _softmax(logits[order])
+        # Drop a token when the mass before it already reaches top_p (the first token always stays).
+        logits[order[(np.cumsum(probs) - probs) >= top_p]] = -np.inf
+    cdf = np.cumsum(_softmax(logits))
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), logits.size - 1))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x))
+    return e / e.sum()
+
+
+class MotionStream:
+    """Iterator of motion codes (ints in [0, num_motion)), computed as they are consumed.
+
+    ``num_tokens``: how many it yields; ``frames``: the frames those decode to;
+    ``prompt_truncated``: whether the prompt was longer than the model reads.
+    """
+
+    def __init__(self, codes: Iterator[int], num_tokens: int, frames_per_token: int, prompt_truncated: bool):
+        self._codes = codes
+        self.num_tokens = num_tokens
+        self.frames = num_tokens * frames_per_token
+        self.prompt_truncated = prompt_truncated
+
+    def __iter__(self) -> "MotionStream":
+        return self
+
+    def __next__(self) -> int:
+        return next(self._codes)
+
+
+def _finite(value, name: str, low: float, high: float, low_open: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise FacelmError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < low or v > high or (low_open and v == low):
+        raise FacelmError(f"{name} must lie in {'(' if low_open else '['}{low:g}, {high:g}], got {value!r}")
+    return v
+
+
+class MotionLanguageModel:
+    """Language2Motion, Motion2Language and QA with the exported LM of a model directory."""
+
+    def __init__(self, model: ModelDir | str | None = None):
+        self.model = model if isinstance(model, ModelDir) else ModelDir(model)
+        spec = self.model.section("lm")
+        self.spec = spec
+        self.vocab = Vocab.load(self.model.file(spec["vocab"]))
+        self.text_tokenizer = TextTokenizer.from_file(self.model.file(spec["text_tokenizer"]))
+        cfg = spec["config"]
+        self.block_size = int(cfg["block_size"])
+        self.cond_dim = int(cfg["cond_dim"])
+        self.num_layers, self.num_heads = int(cfg["n_layer"]), int(cfg["n_head"])
+        self.head_dim = int(cfg["d_model"]) // self.num_heads
+        if int(cfg["vocab_size"]) != self.vocab.size:
+            raise FacelmError(f"{self.model.path}: lm config vocab_size {cfg['vocab_size']} != vocabulary size "
+                              f"{self.vocab.size}")
+        self._session = self.model.session(spec["graph"])
+        self._text_encoder = None
+        self._motion_mask = self.vocab.motion_mask()
+        self._text_mask = self.vocab.text_mask(with_eos=True)
+        self.max_motion_tokens = self.vocab.motion_tokens_for(self.vocab.max_seconds)
+
+    # -- pieces -------------------------------------------------------------------
+    @property
+    def text_encoder(self):
+        if self._text_encoder is None:
+            from facelm.text_encoder import TextEncoder
+            self._text_encoder = TextEncoder(self.model)
+        return self._text_encoder
+
+    def _embedding(self, text: str, embedding) -> np.ndarray:
+        if embedding is None:
+            return self.text_encoder.embed([text])[0]
+        emb = np.asarray(embedding, np.float32).reshape(-1)
+        if emb.shape != (self.cond_dim,) or not np.isfinite(emb).all():
+            raise FacelmError(f"embedding must be {self.cond_dim} finite numbers, got shape {np.shape(embedding)}")
+        return emb
+
+    def run_graph(self, ids: Sequence[int], prefix: np.ndarray | None, past: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """One graph call: new ``ids`` (after ``past``; the first call takes ``prefix``, None = zeros).
+
+        Returns the last position's logits (V,) and the cache (layers, 2, 1, heads, positions, head_dim).
+        """
+        if past is None:
+            pre = np.zeros((1, 1, self.cond_dim), np.float32) if prefix is None else \
+                np.asarray(prefix, np.float32).reshape(1, 1, self.cond_dim)
+            past = np.zeros((self.num_layers, 2, 1, self.num_heads, 0, self.head_dim), np.float32)
+        else:
+            pre = np.zeros((1, 0, self.cond_dim), np.float32)
+        logits, present = self._session.run(None, {"ids": np.asarray([ids], np.int64), "prefix": pre,
+                                                   "past_kv": past})
+        return logits[0], present
+
+    def _decode(self, prompt: list[int], cond: np.ndarray | None, *, max_new: int, allowed: np.ndarray,
+                stop_id: int | None, temperature: float, top_k: int, top_p: float, rng: np.random.Generator,
+                guidance: float = 1.0, uncond: list[int] | None = None) -> Iterator[int]:
+        """New ids one at a time (the loop of ``MotionLM.generate_stream``, on onnxruntime)."""
+        use_cfg = guidance != 1.0 and uncond is not None
+        logits, past = self.run_graph(prompt, cond, None)
+        if use_cfg:
+            u_logits, u_past = self.run_graph(uncond, None, None)
+        for _ in range(max_new):
+            mixed = u_logits + guidance * (logits - u_logits) if use_cfg else logits
+            nxt = sample_next(mixed, allowed, temperature, top_k, top_p, rng)
+            yield nxt
+            if (stop_id is not None and nxt == stop_id) or past.shape[4] >= self.block_size:
+                return
+            logits, past = self.run_graph([nxt], None, past)
+            if use_cfg:
+                u_logits, u_past = self.run_graph([nxt], None, u_past)
+
+    def _check_codes(self, codes) -> np.ndarray:
+        arr = np.asarray(codes)
+        if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
+            raise FacelmError(f"motion codes must be a non-empty 1-D list of integers, got shape {arr.shape}")
+        if arr.size > self.max_motion_tokens:
+            raise FacelmError(f"{arr.size} motion tokens are more than the model reads at once "
+                              f"({self.max_motion_tokens}, {self.vocab.max_seconds} s)")
+        self.vocab.from_motion_code(arr)  # range check
+        return arr.astype(np.int64)
+
+    def _text_ids(self, text: str, limit: int) -> tuple[list[int], bool]:
+        ids = self.vocab.encode_text(self.text_tokenizer, text[:MAX_CHARS])
+        cut = len(text) > MAX_CHARS or len(ids) > limit
+        return ids[:max(1, limit)], cut
+
+    @staticmethod
+    def _sampling(seed, temperature, top_k, top_p) -> tuple[np.random.Generator, float, int, float]:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise FacelmError(f"seed must be a non-negative integer, got {seed!r}")
+        temperature = _finite(temperature, "temperature", 0.0, 100.0)
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
+            raise FacelmError(f"top_k must be a non-negative integer (0: off), got {top_k!r}")
+        top_p = _finite(top_p, "top_p", 0.0, 1.0, low_open=True)
+        return np.random.default_rng(seed), temperature, int(top_k), top_p
+
+    # -- tasks ------------------------------------------------------------------------
+    def generate_motion(self, prompt: str, seconds: float = 4.0, seed: int | None = None, temperature: float = 0.8,
+                        top_k: int = 0, top_p: float = 0.95, guidance: float = 1.0, *,
+                        embedding: np.ndarray | None = None, num_tokens: int | None = None) -> MotionStream:
+        """Language2Motion: a stream of ``motion_tokens_for(seconds)`` motion codes for ``prompt``.
+
+        Arguments are checked now (FacelmError); the model runs as the stream is consumed.
+        ``embedding``: the prompt's sentence embedding, when the caller already has it.
+        ``num_tokens``: generate this many instead (e.g. one more to cover a frame count
+        that is not a multiple of frames_per_token); at most ``max_motion_tokens``.
+        """
+        prompt = check_text(prompt, "prompt")
+        seconds = _finite(seconds, "seconds", 0.0, float(self.vocab.max_seconds), low_open=True)
+        rng, temperature, top_k, top_p = self._sampling(seed, temperature, top_k, top_p)
+        guidance = _finite(guidance, "guidance", 0.0, 100.0)
+        n = self.vocab.motion_tokens_for(seconds)
+        if num_tokens is not None:
+            if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) \
+                    or not 1 <= num_tokens <= self.max_motion_tokens:
+                raise FacelmError(f"num_tokens must be an integer in [1, {self.max_motion_tokens}], got {num_tokens!r}")
+            n = int(num_tokens)
+        text_ids, cut = self._text_ids(prompt, self.block_size - 1 - n - PROMPT_SPECIALS)
+        if embedding is None and self.text_encoder.truncated(prompt):
+            cut = True
+        cond = self._embedding(prompt, embedding)
+        ids, _ = self.vocab.text_to_motion(text_ids, seconds)
+        uncond, _ = self.vocab.text_to_motion([], seconds)
+        offset = self.vocab.motion_offset
+        new_ids = self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None, temperature=temperature,
+                               top_k=top_k, top_p=top_p, rng=rng, guidance=guidance, uncond=uncond)
+        return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut)
+
+    def _text(self, prompt: list[int], cond: np.ndarray | None, greedy: bool, seed, temperature: float,
+              max_tokens: int) -> str:
+        rng, temperature, _, _ = self._sampling(seed, 0.0 if greedy else temperature, 0, 1.0)
+        out = self._decode(prompt, cond, max_new=max_tokens, allowed=self._text_mask,
+                           stop_id=self.vocab.special("<eos>"), temperature=temperature, top_k=0, top_p=1.0, rng=rng)
+        return self.vocab.decode_text(self.text_tokenizer, list(out))
+
+    def describe(self, codes, category: str = "action", *, greedy: bool = True, seed: int | None = 0,
+                 temperature: float = 0.8, max_tokens: int = MAX_TEXT_TOKENS) -> str:
+        """Motion2Language: a description of motion ``codes`` in one of the vocabulary's categories."""
+        ids, _ = self.vocab.motion_to_text(self._check_codes(codes), category)
+        return self._text(ids, None, greedy, seed, temperature, max_tokens)
+
+    def answer(self, codes, question: str, *, embedding: np.ndarray | None = None, greedy: bool = True,
+               seed: int | None = 0, temperature: float = 0.8, max_tokens: int = MAX_ANSWER_TOKENS) -> str:
+        """QA: the model's (lower-case) answer to ``question`` about motion ``codes``."""
+        question = check_text(question, "question")
+        codes = self._check_codes(codes)
+        q_ids, _ = self._text_ids(question, self.block_size - 1 - len(codes) - PROMPT_SPECIALS - max_tokens)
+        ids, _ = self.vocab.question(codes, q_ids)
+        return self._text(ids, self._embedding(question, embedding), greedy, seed, temperature, max_tokens).lower()

@@ -1,0 +1,79 @@
+"""The shipped tokenizer as a codec: facelm encode / decode round-trip a fixed clip."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facelm.clip import MotionClip
+from facelm.model_dir import MANIFEST, ModelDir
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def _shipped():
+    if not (ARTIFACTS / MANIFEST).is_file() or "tokenizer" not in ModelDir(ARTIFACTS).manifest:
+        pytest.skip("no shipped tokenizer in artifacts/")
+    return ARTIFACTS
+
+
+def fixed_clip(seconds: float = 4.0) -> MotionClip:
+    """A nod, a turn and a smile with speech-like jaw motion: a deterministic clip in the corpus' range."""
+    from facelm import face_units
+
+    t = np.arange(int(seconds * 25)) / 25.0
+    clip = MotionClip.neutral(len(t))
+    clip.neck_pose[:, 0] = 0.15 * np.sin(2 * np.pi * 1.2 * t) * (t < 2)
+    clip.neck_pose[:, 1] = 0.35 * np.clip((t - 2) / 0.6, 0, 1)
+    units = np.zeros((len(t), face_units.NUM_UNITS), np.float32)
+    units += face_units.emotion_vector("happy", 0.8)[None] * np.clip(t / 1.0, 0, 1)[:, None]
+    units[:, face_units.UNIT_INDEX["AU26"]] = 0.3 * (1 + np.sin(2 * np.pi * 4 * t)) / 2
+    clip.expression, clip.jaw_pose = face_units.UnitBasis().to_expression(units)
+    return clip
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "facelm", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_encode_decode_round_trip_shipped_model(tmp_path):
+    model = _shipped()
+    clip = fixed_clip()
+    clip.save(tmp_path / "in.npz")
+    r = _run("encode", tmp_path / "in.npz", "-o", tmp_path / "tokens.json", "--model", model)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "tokens.json").read_text())
+    assert len(doc["ids"]) == clip.num_frames // 4 and doc["num_frames"] == clip.num_frames
+    r = _run("decode", tmp_path / "tokens.json", "-o", tmp_path / "out.npz", "--model", model)
+    assert r.returncode == 0, r.stderr
+    out = MotionClip.load(tmp_path / "out.npz")
+    assert out.num_frames == clip.num_frames
+    # Reconstruction within the tokenizer's accuracy on in-range motion (radians for rotations).
+    assert np.abs(out.neck_pose - clip.neck_pose).mean() < 0.03
+    assert np.abs(out.jaw_pose[:, 0] - clip.jaw_pose[:, 0]).mean() < 0.03
+    assert np.corrcoef(out.neck_pose[:, 1], clip.neck_pose[:, 1])[0, 1] > 0.95
+    # Same input, same tokens: the codec is deterministic.
+    r = _run("encode", tmp_path / "in.npz", "-o", tmp_path / "tokens2.json", "--model", model)
+    assert json.loads((tmp_path / "tokens2.json").read_text())["ids"] == doc["ids"]
+
+
+def test_decode_rejects_bad_token_files(tmp_path):
+    model = _shipped()
+    cases = {"notjson.json": "{nope", "outofrange.json": json.dumps({"ids": [1, 99999]}),
+             "strings.json": json.dumps({"ids": ["a"]}), "empty.json": json.dumps({"ids": []})}
+    for name, content in cases.items():
+        (tmp_path / name).write_text(content)
+        r = _run("decode", tmp_path / name, "-o", tmp_path / "x.npz", "--model", model)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, (name, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_model_dir_is_one_line(tmp_path):
+    clip = fixed_clip(1.0)
+    clip.save(tmp_path / "in.npz")
+    r = _run("encode", tmp_path / "in.npz", "-o", tmp_path / "t.json", "--model", tmp_path / "nomodel")
+    assert r.returncode == 2 and "no model manifest" in r.stderr and "Traceback" not in r.stderr

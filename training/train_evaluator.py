@@ -1,0 +1,235 @@
+"""Train the contrastive text-motion evaluator (``models.tmr``) on a corpus, with checkpoints and resume.
+
+    python -m training.train_evaluator --corpus data/corpus --out runs/evaluator
+    torchrun --nproc-per-node 4 -m training.train_evaluator ...   # same code, DDP
+
+Each step draws ``--batch`` train clips and for each one of its texts: the prompt or
+one of the five annotation categories. Texts enter as frozen all-MiniLM-L6-v2
+embeddings (``training.sentence_embed``), computed once and cached in
+``<out>/sentences.npz``. The loss is a symmetric InfoNCE over in-batch negatives;
+a pair whose text would also describe the other clip (the same text, or the same
+ground-truth attributes that text's category speaks about) is not used as a
+negative. Every ``--every`` steps the val split's R-precision (prompts, batches of
+32) is measured; the best checkpoint becomes ``<out>/evaluator.pt`` and the run
+ends with the test split's retrieval scores in ``<out>/report.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.tmr import EvaluatorConfig, TextMotionEvaluator, num_parameters, pad_batch
+from training import distributed
+from training.checkpointing import load_if_exists, save_atomic
+from training.dataset import CorpusDataset
+from training.metrics.attributes import clip_attributes
+from training.metrics.retrieval import mm_dist, r_precision
+
+CATEGORIES = ("prompt", "action", "emotion", "detail_expression", "detail_head_pose", "emotion_scenario")
+# The ground-truth attributes a text of each category speaks about (false negatives share them).
+CATEGORY_ATTRIBUTES = {
+    "prompt": ("emotion", "head", "speaking"),
+    "action": ("emotion", "head", "speaking"),
+    "emotion": ("emotion",),
+    "emotion_scenario": ("emotion",),
+    "detail_expression": ("emotion", "speaking"),
+    "detail_head_pose": ("head",),
+}
+
+
+@dataclass
+class SplitData:
+    """A split in memory: features (T_i, D), the texts of each clip by category, attributes."""
+
+    clips: list[np.ndarray]
+    texts: list[dict[str, str]]
+    attributes: list[dict]
+    clip_ids: list[str]
+
+
+def load_split(corpus: Path, split: str, text_key: str = "text", max_clips: int | None = None) -> SplitData:
+    ds = CorpusDataset(corpus, split=split, features="flame", include_global=False, text_key=text_key)
+    n = len(ds) if max_clips is None else min(max_clips, len(ds))
+    clips, texts, attrs, ids = [], [], [], []
+    for i in range(n):
+        item = ds.item(i)
+        clips.append(np.ascontiguousarray(item.features))
+        texts.append({c: item.text.get(c, "") for c in CATEGORIES})
+        attrs.append(clip_attributes(item.labels))
+        ids.append(item.clip_id)
+    return SplitData(clips, texts, attrs, ids)
+
+
+def embed_texts(embedder, data: SplitData) -> np.ndarray:
+    """(N, len(CATEGORIES), 384) sentence embeddings of every clip's texts."""
+    flat = [t[c] for t in data.texts for c in CATEGORIES]
+    return embedder.embed(flat).reshape(len(data.texts), len(CATEGORIES), -1)
+
+
+def negatives_mask(attrs: list[dict], texts: list[str], cats: list[str]) -> torch.Tensor:
+    """(B, B) bool, [a, b] True when text b (of category cats[b]) also describes clip a."""
+    b = len(texts)
+    same = np.zeros((b, b), bool)
+    for j in range(b):
+        keys = CATEGORY_ATTRIBUTES[cats[j]]
+        want = tuple(attrs[j][k] for k in keys)
+        for i in range(b):
+            same[i, j] = texts[i] == texts[j] or tuple(attrs[i][k] for k in keys) == want
+    return torch.from_numpy(same)
+
+
+@torch.no_grad()
+def retrieval_scores(model: TextMotionEvaluator, clips: list[np.ndarray], sentences: np.ndarray,
+                     repeats: int = 5) -> dict:
+    """R-precision top-1/2/3 (batches of 32) and MM-Dist of sentences (N, 384) vs their clips."""
+    model.eval()
+    motion = model.embed_clips(clips)
+    text = model.embed_sentences(sentences)
+    top = r_precision(text, motion, batch_size=32, top_k=3, repeats=repeats, seed=0)
+    return {"top1": top[0], "top2": top[1], "top3": top[2], "mm_dist": mm_dist(text, motion), "n": len(clips)}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, required=True, help="corpus directory (python -m training.corpus)")
+    ap.add_argument("--out", type=Path, required=True, help="run directory for checkpoints, logs and the text cache")
+    ap.add_argument("--steps", type=int, default=1500, help="optimisation steps in total")
+    ap.add_argument("--batch", type=int, default=96, help="clips per step (per process under torchrun)")
+    ap.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW, cosine decay)")
+    ap.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
+    ap.add_argument("--d-model", type=int, default=EvaluatorConfig.d_model, help="transformer width")
+    ap.add_argument("--layers", type=int, default=EvaluatorConfig.layers, help="transformer layers")
+    ap.add_argument("--latent", type=int, default=EvaluatorConfig.latent, help="joint embedding size")
+    ap.add_argument("--temperature", type=float, default=EvaluatorConfig.temperature, help="InfoNCE temperature")
+    ap.add_argument("--max-clips", type=int, default=None, help="use at most this many clips a split (smoke runs)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="only compute and cache the sentence embeddings of every split, then exit")
+    ap.add_argument("--every", type=int, default=100, help="validation, checkpoint and log interval (steps)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed")
+    ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    return ap.parse_args(argv)
+
+
+def lr_at(step: int, args) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
+    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def main(argv=None) -> int:
+    from training.sentence_embed import SentenceEmbedder
+
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rt = distributed.setup(args.device)
+    torch.manual_seed(args.seed + rt.rank)
+    rng = np.random.default_rng(args.seed * 1000 + rt.rank)
+    args.out.mkdir(parents=True, exist_ok=True)
+    train = load_split(args.corpus, "train", max_clips=args.max_clips)
+    val = load_split(args.corpus, "val", max_clips=args.max_clips)
+    embedder = SentenceEmbedder(cache=args.out / "sentences.npz")
+    t0 = time.time()
+    train_sent, val_sent = embed_texts(embedder, train), embed_texts(embedder, val)
+    if args.prepare_only:
+        for key in ("text", "text_paraphrase"):
+            embed_texts(embedder, load_split(args.corpus, "test", text_key=key, max_clips=args.max_clips))
+    if rt.main:
+        embedder.save()
+        print(f"sentence embeddings: {len(embedder)} cached ({time.time() - t0:.0f} s)")
+    if args.prepare_only:
+        return 0
+
+    cfg = EvaluatorConfig(motion_dim=train.clips[0].shape[1], d_model=args.d_model, layers=args.layers,
+                          ff=2 * args.d_model, latent=args.latent, temperature=args.temperature)
+    model = TextMotionEvaluator(cfg).to(rt.device)
+    stacked = np.concatenate(train.clips)
+    model.set_normalisation(torch.from_numpy(stacked.mean(0)), torch.from_numpy(stacked.std(0)))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    start, best = 0, -1.0
+    last = args.out / "last.pt"
+    ckpt = load_if_exists(last)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        rng = np.random.default_rng(ckpt["rng_seed"])
+        start, best = ckpt["step"], ckpt["best"]
+        if rt.main:
+            print(f"resuming from {last} at step {start}")
+    if rt.main:
+        print(f"evaluator: {num_parameters(model) / 1e6:.2f} M parameters, {len(train.clips)} train clips, "
+              f"{len(val.clips)} val clips")
+    log = open(args.out / "log.jsonl", "a") if rt.main else None
+    run_loss, run_n, t0 = 0.0, 0, time.time()
+    for step in range(start, args.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args)
+        idx = rng.choice(len(train.clips), size=args.batch, replace=False)
+        cat_idx = rng.integers(0, len(CATEGORIES), size=args.batch)
+        cats = [CATEGORIES[c] for c in cat_idx]
+        frames, lengths = pad_batch([train.clips[i] for i in idx])
+        sent = torch.from_numpy(train_sent[idx, cat_idx]).to(rt.device)
+        same = negatives_mask([train.attributes[i] for i in idx],
+                              [train.texts[i][c] for i, c in zip(idx, cats)], cats).to(rt.device)
+        model.train()
+        loss = model.loss(model.encode_motion(frames.to(rt.device), lengths.to(rt.device)), model.encode_text(sent),
+                          same)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if rt.world > 1:  # each process contrasts its own batch; gradients are averaged by hand
+            for p in model.parameters():
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad /= rt.world
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        run_loss, run_n = run_loss + float(loss.detach()), run_n + 1
+        if (step + 1) % args.every == 0 or step + 1 == args.steps:
+            if rt.main:
+                val_scores = retrieval_scores(model, val.clips, val_sent[:, 0])
+                stats = {"step": step + 1, "loss": run_loss / run_n, "lr": lr_at(step, args),
+                         "sec": round(time.time() - t0, 1), "val": val_scores}
+                log.write(json.dumps(stats) + "\n")
+                log.flush()
+                print(f"step {step + 1}: loss {stats['loss']:.3f}  val R@1/2/3 {val_scores['top1']:.3f}/"
+                      f"{val_scores['top2']:.3f}/{val_scores['top3']:.3f}  ({stats['sec']:.0f} s)", flush=True)
+                if val_scores["top3"] + 0.5 * val_scores["top1"] > best:
+                    best = val_scores["top3"] + 0.5 * val_scores["top1"]
+                    save_atomic(model.checkpoint(step=step + 1, val=val_scores,
+                                                 train_args={k: str(v) for k, v in vars(args).items()}),
+                                args.out / "evaluator.pt")
+                save_atomic(model.checkpoint(optimizer=opt.state_dict(), step=step + 1, best=best,
+                                             rng_seed=int(rng.integers(1 << 31))), last)
+            run_loss, run_n = 0.0, 0
+    if rt.main:
+        report = final_report(args, embedder)
+        (args.out / "report.json").write_text(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2))
+    distributed.teardown()
+    return 0
+
+
+def final_report(args, embedder) -> dict:
+    """The best checkpoint's retrieval on val and test (prompts, paraphrases, every category)."""
+    model = TextMotionEvaluator.from_checkpoint(args.out / "evaluator.pt")
+    out = {"checkpoint": str(args.out / "evaluator.pt"), "step": int(torch.load(
+        args.out / "evaluator.pt", map_location="cpu", weights_only=False)["step"]), "config": asdict(model.cfg)}
+    for split, key in (("val", "text"), ("test", "text"), ("test", "text_paraphrase")):
+        data = load_split(args.corpus, split, text_key=key, max_clips=args.max_clips)
+        sent = embed_texts(embedder, data)
+        out[f"{split}_{key}"] = {c: retrieval_scores(model, data.clips, sent[:, k]) for k, c in enumerate(CATEGORIES)}
+    embedder.save()
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
