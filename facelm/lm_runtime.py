@@ -33,23 +33,27 @@ PROMPT_SPECIALS = 8  # room kept for the sequence's special tokens, as in traini
 
 def sample_next(logits: np.ndarray, allowed: np.ndarray | None, temperature: float, top_k: int, top_p: float,
                 rng: np.random.Generator) -> int:
-    """One id from (V,) logits: mask, then greedy (temperature <= 0) or temperature / top-k / top-p sampling."""
-    logits = np.array(logits, np.float64)
-    if allowed is not None:
-        logits[~allowed] = -np.inf
+    """One id from (V,) logits: mask, then greedy (temperature <= 0) or temperature / top-k / top-p sampling.
+
+    Works on the allowed ids only (a task allows a fraction of the vocabulary), in float64.
+    """
+    logits = np.asarray(logits)
+    cand = np.arange(logits.size) if allowed is None else np.flatnonzero(allowed)
+    z = logits[cand].astype(np.float64)
     if temperature <= 0:
-        return int(np.argmax(logits))
-    logits /= temperature
-    if top_k and top_k < logits.size:
-        kth = np.partition(logits, -top_k)[-top_k]
-        logits[logits < kth] = -np.inf
+        return int(cand[np.argmax(z)])  # first of equal maxima, as torch.argmax
+    z /= temperature
+    if top_k and top_k < z.size:
+        keep = z >= np.partition(z, -top_k)[-top_k]
+        cand, z = cand[keep], z[keep]
     if top_p < 1.0:
-        order = np.argsort(-logits, kind="stable")
-        probs = _softmax(logits[order])
+        order = np.argsort(-z, kind="stable")
+        probs = _softmax(z[order])
         # Drop a token when the mass before it already reaches top_p (the first token always stays).
-        logits[order[(np.cumsum(probs) - probs) >= top_p]] = -np.inf
-    cdf = np.cumsum(_softmax(logits))
-    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), logits.size - 1))
+        keep = order[(np.cumsum(probs) - probs) < top_p]
+        cand, z = cand[keep], z[keep]
+    cdf = np.cumsum(_softmax(z))
+    return int(cand[min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), z.size - 1)])
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -102,13 +106,23 @@ class MotionLanguageModel:
         self.num_layers, self.num_heads = int(cfg["n_layer"]), int(cfg["n_head"])
         self.head_dim = int(cfg["d_model"]) // self.num_heads
         if int(cfg["vocab_size"]) != self.vocab.size:
-            raise FacelmError(f"{self.model.path}: lm config vocab_size {cfg['vocab_size']} != vocabulary size "
-                              f"{self.vocab.size}")
+            raise FacelmError(f"{self.model.path}: lm config vocab_size {cfg['vocab_size']} != "
+                              f"vocabulary size {self.vocab.size}")
         self._session = self.model.session(spec["graph"])
+        self._past_names = [i.name for i in self._session.get_inputs() if i.name.startswith("past_")]
+        if len(self._past_names) != 2 * self.num_layers:
+            raise FacelmError(f"{self.model.path}: lm graph has {len(self._past_names)} cache inputs, "
+                              f"want {2 * self.num_layers}")
         self._text_encoder = None
+        self._uncond_cache: dict[tuple[int, ...], tuple[np.ndarray, list[np.ndarray]]] = {}
         self._motion_mask = self.vocab.motion_mask()
         self._text_mask = self.vocab.text_mask(with_eos=True)
         self.max_motion_tokens = self.vocab.motion_tokens_for(self.vocab.max_seconds)
+
+    def warm_up(self, seconds: float = 1.0) -> None:
+        """Load the sentence encoder and run a short generation: a node's first prompt pays no start-up."""
+        for _ in self.generate_motion("A person nods.", seconds, seed=0, temperature=0.0):
+            pass
 
     # -- pieces -------------------------------------------------------------------
     @property
@@ -123,23 +137,25 @@ class MotionLanguageModel:
             return self.text_encoder.embed([text])[0]
         emb = np.asarray(embedding, np.float32).reshape(-1)
         if emb.shape != (self.cond_dim,) or not np.isfinite(emb).all():
-            raise FacelmError(f"embedding must be {self.cond_dim} finite numbers, got shape {np.shape(embedding)}")
+            raise FacelmError(f"embedding must be {self.cond_dim} finite numbers, "
+                              f"got shape {np.shape(embedding)}")
         return emb
 
-    def run_graph(self, ids: Sequence[int], prefix: np.ndarray | None, past: np.ndarray | None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def run_graph(self, ids: Sequence[int], prefix: np.ndarray | None, past: list[np.ndarray] | None
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
         """One graph call: new ``ids`` (after ``past``; the first call takes ``prefix``, None = zeros).
 
-        Returns the last position's logits (V,) and the cache (layers, 2, 1, heads, positions, head_dim).
+        Returns the last position's logits (V,) and the cache: per layer a key and a value
+        array (1, heads, positions, head_dim), in the graph's order.
         """
         if past is None:
             pre = np.zeros((1, 1, self.cond_dim), np.float32) if prefix is None else \
                 np.asarray(prefix, np.float32).reshape(1, 1, self.cond_dim)
-            past = np.zeros((self.num_layers, 2, 1, self.num_heads, 0, self.head_dim), np.float32)
+            past = [np.zeros((1, self.num_heads, 0, self.head_dim), np.float32)] * len(self._past_names)
         else:
             pre = np.zeros((1, 0, self.cond_dim), np.float32)
-        logits, present = self._session.run(None, {"ids": np.asarray([ids], np.int64), "prefix": pre,
-                                                   "past_kv": past})
+        feed = {"ids": np.asarray([ids], np.int64), "prefix": pre, **dict(zip(self._past_names, past))}
+        logits, *present = self._session.run(None, feed)
         return logits[0], present
 
     def _decode(self, prompt: list[int], cond: np.ndarray | None, *, max_new: int, allowed: np.ndarray,
@@ -149,16 +165,27 @@ class MotionLanguageModel:
         use_cfg = guidance != 1.0 and uncond is not None
         logits, past = self.run_graph(prompt, cond, None)
         if use_cfg:
-            u_logits, u_past = self.run_graph(uncond, None, None)
-        for _ in range(max_new):
+            u_logits, u_past = self._prefill_unconditional(uncond)
+        for i in range(max_new):
             mixed = u_logits + guidance * (logits - u_logits) if use_cfg else logits
             nxt = sample_next(mixed, allowed, temperature, top_k, top_p, rng)
             yield nxt
-            if (stop_id is not None and nxt == stop_id) or past.shape[4] >= self.block_size:
-                return
+            full = past[0].shape[2] >= self.block_size
+            if (stop_id is not None and nxt == stop_id) or i == max_new - 1 or full:
+                return  # (no step for a token nobody will read)
             logits, past = self.run_graph([nxt], None, past)
             if use_cfg:
                 u_logits, u_past = self.run_graph([nxt], None, u_past)
+
+    def _prefill_unconditional(self, ids: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The guidance branch's prefill depends only on the length token: computed once per length.
+
+        Safe to share: graph calls return new arrays and never write into the cache they read.
+        """
+        key = tuple(ids)
+        if key not in self._uncond_cache:
+            self._uncond_cache[key] = self.run_graph(ids, None, None)
+        return self._uncond_cache[key]
 
     def _check_codes(self, codes) -> np.ndarray:
         arr = np.asarray(codes)
@@ -177,7 +204,8 @@ class MotionLanguageModel:
 
     @staticmethod
     def _sampling(seed, temperature, top_k, top_p) -> tuple[np.random.Generator, float, int, float]:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
             raise FacelmError(f"seed must be a non-negative integer, got {seed!r}")
         temperature = _finite(temperature, "temperature", 0.0, 100.0)
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
@@ -186,8 +214,9 @@ class MotionLanguageModel:
         return np.random.default_rng(seed), temperature, int(top_k), top_p
 
     # -- tasks ------------------------------------------------------------------------
-    def generate_motion(self, prompt: str, seconds: float = 4.0, seed: int | None = None, temperature: float = 0.8,
-                        top_k: int = 0, top_p: float = 0.95, guidance: float = 1.0, *,
+    def generate_motion(self, prompt: str, seconds: float = 4.0, seed: int | None = None,
+                        temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
+                        guidance: float = 1.0, *,
                         embedding: np.ndarray | None = None, num_tokens: int | None = None) -> MotionStream:
         """Language2Motion: a stream of ``motion_tokens_for(seconds)`` motion codes for ``prompt``.
 
@@ -204,7 +233,8 @@ class MotionLanguageModel:
         if num_tokens is not None:
             if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) \
                     or not 1 <= num_tokens <= self.max_motion_tokens:
-                raise FacelmError(f"num_tokens must be an integer in [1, {self.max_motion_tokens}], got {num_tokens!r}")
+                raise FacelmError(f"num_tokens must be an integer in [1, {self.max_motion_tokens}], "
+                                  f"got {num_tokens!r}")
             n = int(num_tokens)
         text_ids, cut = self._text_ids(prompt, self.block_size - 1 - n - PROMPT_SPECIALS)
         if embedding is None and self.text_encoder.truncated(prompt):
@@ -213,15 +243,17 @@ class MotionLanguageModel:
         ids, _ = self.vocab.text_to_motion(text_ids, seconds)
         uncond, _ = self.vocab.text_to_motion([], seconds)
         offset = self.vocab.motion_offset
-        new_ids = self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None, temperature=temperature,
-                               top_k=top_k, top_p=top_p, rng=rng, guidance=guidance, uncond=uncond)
+        new_ids = self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
+                               temperature=temperature, top_k=top_k, top_p=top_p, rng=rng, guidance=guidance,
+                               uncond=uncond)
         return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut)
 
     def _text(self, prompt: list[int], cond: np.ndarray | None, greedy: bool, seed, temperature: float,
               max_tokens: int) -> str:
         rng, temperature, _, _ = self._sampling(seed, 0.0 if greedy else temperature, 0, 1.0)
         out = self._decode(prompt, cond, max_new=max_tokens, allowed=self._text_mask,
-                           stop_id=self.vocab.special("<eos>"), temperature=temperature, top_k=0, top_p=1.0, rng=rng)
+                           stop_id=self.vocab.special("<eos>"), temperature=temperature, top_k=0, top_p=1.0,
+                           rng=rng)
         return self.vocab.decode_text(self.text_tokenizer, list(out))
 
     def describe(self, codes, category: str = "action", *, greedy: bool = True, seed: int | None = 0,
@@ -237,4 +269,5 @@ class MotionLanguageModel:
         codes = self._check_codes(codes)
         q_ids, _ = self._text_ids(question, self.block_size - 1 - len(codes) - PROMPT_SPECIALS - max_tokens)
         ids, _ = self.vocab.question(codes, q_ids)
-        return self._text(ids, self._embedding(question, embedding), greedy, seed, temperature, max_tokens).lower()
+        cond = self._embedding(question, embedding)
+        return self._text(ids, cond, greedy, seed, temperature, max_tokens).lower()

@@ -2,9 +2,10 @@
 
 The graph pools and normalises, so ``embed`` returns unit vectors. Input text is
 checked (a string, valid UTF-8, not blank) and truncated to the encoder's
-``max_tokens`` (128 WordPiece tokens, as the LM's training embeddings were
-made: ``training/sentence_embed.py``); text longer than ``MAX_CHARS`` characters is cut before tokenizing so a huge paste costs
-no more than a long prompt. ``truncated(text)`` tells whether that happened.
+``max_tokens`` (128 WordPiece tokens, as the LM's training embeddings were made by
+``training/sentence_embed.py``); text longer than ``MAX_CHARS`` characters is cut
+before tokenizing, so a huge paste costs no more than a long prompt.
+``truncated(text)`` tells whether either cut applies.
 """
 from __future__ import annotations
 

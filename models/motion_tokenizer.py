@@ -36,7 +36,7 @@ class TokenizerConfig:
     dead_after: int = 200
     # Loss weights per parameter group (z-scored units) and on frame-to-frame velocity.
     group_weights: dict = field(default_factory=lambda: {
-        "expression": 1.0, "global": 0.5, "neck": 1.5, "jaw": 2.0, "eyes": 0.5})
+        "expression": 1.0, "global": 0.5, "neck": 1.5, "jaw": 2.0, "eyes": 1.5})
     velocity_weight: float = 0.5
     fps: float = 25.0
 

@@ -131,11 +131,61 @@ def compare_labels(truth: dict, got: dict) -> dict[str, bool]:
             "speaking": truth.get("speaking", "none") == got.get("speaking", "none")}
 
 
+def attribute_check(model, vocab: Vocab, tok: TextTokenizer, examples: list, motion_tokenizer, n: int, *,
+                    embeddings: dict | None = None, seed: int = 0, temperature: float = 0.7, top_p: float = 0.9,
+                    guidance: float = 1.0, tasks: tuple[str, ...] = ("t2m",)) -> dict[str, float]:
+    """Quick attribute accuracy on ``n`` examples (``training.lm_data.Example``) against their labels.
+
+    - t2m: generate from the stored prompt, decode, annotate; ``attr_*`` per attribute and
+      ``attr_all`` (all three right). ``ceiling_*``: the same for the example's own codes
+      decoded (what the motion tokenizer alone loses).
+    - m2t: describe the motion as ``action``; ``m2t_*``: does the description name the
+      right head moves and emotion (the words of the reference action text's labels).
+    - qa: ``qa_acc`` over questions drawn from the labels.
+    """
+    from training.lm_data import qa_answer, sample_question
+
+    embeddings = embeddings or {}
+    hits: dict[str, list[bool]] = {}
+    rng = np.random.default_rng(seed)
+    for k in rng.choice(len(examples), size=min(n, len(examples)), replace=False):
+        ex = examples[int(k)]
+        if "t2m" in tasks:
+            prompt = ex.prompts[0]
+            codes = text_to_motion(model, vocab, tok, prompt, ex.seconds, embed=embeddings.get(prompt),
+                                   temperature=temperature, top_p=top_p, seed=int(k), guidance=guidance)
+            checks = compare_labels(ex.labels, labels_of_codes(motion_tokenizer, codes))
+            checks["all"] = all(checks.values())
+            for key, ok in checks.items():
+                hits.setdefault(f"attr_{key}", []).append(ok)
+            if "ceiling" in tasks:
+                checks = compare_labels(ex.labels, labels_of_codes(motion_tokenizer, ex.codes))
+                checks["all"] = all(checks.values())
+                for key, ok in checks.items():
+                    hits.setdefault(f"ceiling_{key}", []).append(ok)
+        if "qa" in tasks:
+            q, truth = sample_question(ex.labels, rng)
+            got = answer(model, vocab, tok, ex.codes, q, embed=embeddings.get(q))
+            hits.setdefault("qa_acc", []).append(got.strip(" .") == truth)
+            for kind in ("emotion", "head", "speaking"):
+                qs = {"emotion": "What emotion does the face show?", "head": "What does the head do?",
+                      "speaking": "How is the person speaking?"}[kind]
+                want = qa_answer({"head": "head", "speaking": "speaking_style"}.get(kind, kind), ex.labels)
+                got = answer(model, vocab, tok, ex.codes, qs, embed=embeddings.get(qs))
+                hits.setdefault(f"qa_{kind}", []).append(got.strip(" .") == want)
+    return {k: float(np.mean(v)) for k, v in hits.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Generate motion from a prompt with a trained LM, then describe it back.")
     ap.add_argument("--lm", type=Path, required=True, help="language model checkpoint (lm.pt)")
     ap.add_argument("--motion-tokenizer", type=Path, required=True, help="motion tokenizer checkpoint")
-    ap.add_argument("--prompt", required=True, help="what the face should do")
+    ap.add_argument("--prompt", default=None, help="what the face should do")
+    ap.add_argument("--check", type=int, default=0, metavar="N",
+                    help="instead: attribute check on N clips of --corpus --split (needs tokens of the split)")
+    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"), help="corpus for --check")
+    ap.add_argument("--split", default="val", help="split for --check")
+    ap.add_argument("--tokens", type=Path, default=None, help="token folder for --check (default <corpus>/tokens)")
     ap.add_argument("--seconds", type=float, default=4.0, help="length in seconds")
     ap.add_argument("--seed", type=int, default=0, help="sampling seed")
     ap.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0: greedy)")
@@ -144,6 +194,10 @@ def main(argv=None) -> int:
     ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
     ap.add_argument("-o", "--out", type=Path, default=None, help="write the decoded clip (.npz)")
     args = ap.parse_args(argv)
+    if args.check:
+        return _check(args)
+    if not args.prompt:
+        ap.error("--prompt or --check is required")
     try:
         from models.motion_tokenizer import MotionTokenizer
         model, vocab, tok = load_lm(args.lm)
@@ -161,6 +215,28 @@ def main(argv=None) -> int:
     for cat in ("action", "emotion", "detail_head_pose"):
         print(f"{cat}: {motion_to_text(model, vocab, tok, codes, cat)}")
     print("nodding?", answer(model, vocab, tok, codes, "Is the person nodding?"))
+    return 0
+
+
+def _check(args) -> int:
+    import json
+
+    from models.motion_tokenizer import MotionTokenizer
+    from training.lm_data import build_bank
+
+    model, vocab, tok = load_lm(args.lm)
+    mt = MotionTokenizer.from_checkpoint(args.motion_tokenizer)
+    try:
+        bank = build_bank(args.corpus, args.split, tokens=args.tokens, progress=False)
+    except FacelmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    t0 = __import__("time").time()
+    result = attribute_check(model, vocab, tok, bank, mt, args.check, temperature=args.temperature, top_p=args.top_p,
+                             guidance=args.guidance, tasks=("t2m", "ceiling", "qa"))
+    result.update(n=min(args.check, len(bank)), split=args.split, guidance=args.guidance,
+                  temperature=args.temperature, sec=round(__import__("time").time() - t0, 1))
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
     return 0
 
 

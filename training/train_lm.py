@@ -48,6 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--backbone", default="gpt",
                     help="'gpt' (models/motion_lm.py) or 'hf:<gguf file | HF folder | config.json>'")
     ap.add_argument("--steps", type=int, default=3000, help="optimisation steps in total")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="wall-clock budget: the schedule follows elapsed time too and training stops when it is spent")
     ap.add_argument("--batch", type=int, default=32, help="sequences per step (per process under torchrun)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW, cosine decay)")
     ap.add_argument("--warmup", type=int, default=150, help="linear warm-up steps")
@@ -66,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0, help="also checkpoint after this long")
     ap.add_argument("--eval-every", type=int, default=250, help="validation interval (steps)")
     ap.add_argument("--attr-prompts", type=int, default=20, help="validation prompts in the attribute check (0: off)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this LM checkpoint's weights (same vocabulary), e.g. to adapt to a retrained "
+                         "motion tokenizer; optimiser and schedule start fresh")
     ap.add_argument("--prepare-only", action="store_true", help="build the data caches and embeddings, then stop")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -73,10 +78,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def lr_at(step: int, args) -> float:
+def lr_at(step: int, args, elapsed_s: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to 5% over the steps (or the --minutes budget, whichever is nearer its end)."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
     progress = (step - args.warmup) / max(1, args.steps - args.warmup)
+    if args.minutes:
+        progress = max(progress, elapsed_s / (60 * args.minutes))
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -120,11 +128,37 @@ def prepare_data(args, rt) -> tuple[list, list, dict[str, np.ndarray]]:
     return out
 
 
+def _agree(flag: bool, rt) -> bool:
+    """Rank 0's ``flag`` on every rank (plain runs: the flag)."""
+    if rt.world == 1:
+        return flag
+    import torch.distributed as dist
+    t = torch.tensor([int(flag)], device=rt.device)
+    dist.broadcast(t, 0)
+    return bool(t.item())
+
+
 def _barrier() -> None:
     """Wait for rank 0 to fill the caches (no-op when not under torchrun)."""
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def check_tokens_match(args) -> str:
+    """Refuse motion tokens written by another tokenizer than ``--motion-tokenizer``; its sha256."""
+    import hashlib
+    if args.motion_tokenizer is None:
+        return ""
+    want = hashlib.sha256(args.motion_tokenizer.read_bytes()).hexdigest()
+    path = (args.tokens or args.corpus / "tokens") / "train.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            got = str(data["tokenizer_sha256"]) if "tokenizer_sha256" in data else ""
+        if got != want:
+            raise SystemExit(f"error: {path} was written by another tokenizer than {args.motion_tokenizer} "
+                             f"(run python -m training.tokenize --checkpoint {args.motion_tokenizer})")
+    return want
 
 
 def build_model(args, rt):
@@ -168,23 +202,6 @@ def validation_losses(model, seqs_by_task: dict, vocab: Vocab, embeddings: dict,
     return out
 
 
-def attribute_check(model, vocab, tok, examples, embeddings, motion_tokenizer, n: int, seed: int = 0) -> dict:
-    from training.lm_infer import compare_labels, labels_of_codes, text_to_motion
-
-    hits: dict[str, list[bool]] = {}
-    rng = np.random.default_rng(seed)
-    for k in rng.choice(len(examples), size=min(n, len(examples)), replace=False):
-        ex = examples[int(k)]
-        prompt = ex.prompts[0]
-        codes = text_to_motion(model, vocab, tok, prompt, ex.seconds, embed=embeddings.get(prompt),
-                               temperature=0.7, top_p=0.9, seed=int(k))
-        got = labels_of_codes(motion_tokenizer, codes)
-        for key, ok in compare_labels(ex.labels, got).items():
-            hits.setdefault(key, []).append(ok)
-    model.train()
-    return {f"attr_{k}": float(np.mean(v)) for k, v in hits.items()}
-
-
 # ============================================================================
 # training
 # ============================================================================
@@ -195,7 +212,15 @@ def main(argv=None) -> int:
     rt = distributed.setup(args.device)
     torch.manual_seed(args.seed + rt.rank)
     args.out.mkdir(parents=True, exist_ok=True)
+    tokenizer_sha = check_tokens_match(args)
     model, vocab, tok = build_model(args, rt)
+    if args.init is not None:
+        init = torch.load(args.init, map_location="cpu", weights_only=False)
+        if init.get("vocab") != vocab.to_dict():
+            raise SystemExit(f"error: --init {args.init} has another vocabulary than this run")
+        model.load_state_dict(init["state_dict"])
+        if rt.main:
+            print(f"initialised from {args.init} (step {init.get('step')})")
     model.to(rt.device)
     train_bank, val_bank, embeddings = prepare_data(args, rt)
     if args.prepare_only:
@@ -214,35 +239,39 @@ def main(argv=None) -> int:
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
-    start = 0
+    start, trained_s = 0, 0.0
     last = args.out / "last.pt"
     ckpt = load_if_exists(last)
     if ckpt is not None:
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         sampler.rng = np.random.default_rng(ckpt["sampler_seed"] + rt.rank)
-        start = ckpt["step"]
+        start, trained_s = ckpt["step"], float(ckpt.get("trained_s", 0.0))
         if rt.main:
-            print(f"resuming from {last} at step {start}")
+            print(f"resuming from {last} at step {start} ({trained_s / 60:.1f} min trained)")
     ddp = distributed.wrap(model, rt)
     if rt.main:
         print(f"motion LM ({args.backbone}): {num_parameters(model) / 1e6:.2f} M parameters, vocab {vocab.size} "
               f"({vocab.num_text} text, {vocab.num_motion} motion); {len(train_bank)} train examples, "
               f"{len(val_bank)} val, {len(embeddings)} embedded sentences")
     log = open(args.out / "log.jsonl", "a") if rt.main else None
-    extra = {"vocab": vocab.to_dict(), "text_tokenizer": tok.to_str()}
+    extra = {"vocab": vocab.to_dict(), "text_tokenizer": tok.to_str(), "motion_tokenizer_sha256": tokenizer_sha}
+
+    def elapsed() -> float:
+        return trained_s + time.time() - t0
 
     def save_last(step: int) -> None:
-        save_atomic(model.checkpoint(optimizer=opt.state_dict(), step=step,
+        save_atomic(model.checkpoint(optimizer=opt.state_dict(), step=step, trained_s=elapsed(),
                                      sampler_seed=int(sampler.rng.integers(1 << 31)),
                                      args={k: str(v) for k, v in vars(args).items()}, **extra), last)
 
     bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=not rt.main, desc="motion LM")
     acc, t0, t_ckpt = {}, time.time(), time.time()
     model.train()
+    final_step = args.steps
     for step in bar:
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args)
+            g["lr"] = lr_at(step, args, elapsed())
         b = sampler.batch(args.batch)
         ids, targets = torch.from_numpy(b["ids"]).to(rt.device), torch.from_numpy(b["targets"]).to(rt.device)
         logits, _ = ddp(ids, torch.from_numpy(b["cond"]).to(rt.device), use_cache=False)
@@ -254,18 +283,26 @@ def main(argv=None) -> int:
         acc["loss"] = acc.get("loss", 0.0) + float(loss.detach())
         acc["n"] = acc.get("n", 0) + 1
         done = step + 1
+        # Every rank must agree on stopping: the budget check is rank 0's clock, broadcast under DDP.
+        out_of_time = _agree(bool(args.minutes) and elapsed() >= 60 * args.minutes, rt)
+        last_step = done == args.steps or out_of_time
         if not rt.main:
+            if out_of_time:
+                break
             continue
         stats = None
-        if done % args.every == 0 or done == args.steps:
-            stats = {"step": done, "loss": acc["loss"] / acc["n"], "lr": lr_at(step, args), "sec": time.time() - t0}
+        if done % args.every == 0 or last_step:
+            stats = {"step": done, "loss": acc["loss"] / acc["n"], "lr": g["lr"], "sec": elapsed()}
             acc = {}
             bar.set_postfix(loss=f"{stats['loss']:.3f}")
-        if done % args.eval_every == 0 or done == args.steps:
-            stats = stats or {"step": done, "sec": time.time() - t0}
+        if done % args.eval_every == 0 or last_step:
+            stats = stats or {"step": done, "sec": elapsed()}
             stats.update(validation_losses(model, val_seqs, vocab, embeddings, rt.device))
             if motion_tok is not None:
-                stats.update(attribute_check(model, vocab, tok, val_bank, embeddings, motion_tok, args.attr_prompts))
+                from training.lm_infer import attribute_check
+                stats.update(attribute_check(model, vocab, tok, val_bank, motion_tok, args.attr_prompts,
+                                             embeddings=embeddings))
+                model.train()
             tqdm.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}))
         if stats is not None:
             log.write(json.dumps(stats) + "\n")
@@ -273,9 +310,13 @@ def main(argv=None) -> int:
         if done % args.every == 0 or time.time() - t_ckpt > 60 * args.checkpoint_minutes:
             save_last(done)
             t_ckpt = time.time()
+        if out_of_time:
+            final_step = done
+            tqdm.write(f"time budget of {args.minutes} min spent at step {done}")
+            break
     if rt.main:
-        save_last(args.steps)
-        save_atomic(model.checkpoint(step=args.steps, train_args={k: str(v) for k, v in vars(args).items()}, **extra),
+        save_last(final_step)
+        save_atomic(model.checkpoint(step=final_step, train_args={k: str(v) for k, v in vars(args).items()}, **extra),
                     args.out / "lm.pt")
         print(f"wrote {args.out / 'lm.pt'}")
     distributed.teardown()

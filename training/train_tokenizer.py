@@ -41,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--code-dim", type=int, default=TokenizerConfig.code_dim, help="code vector size")
     ap.add_argument("--include-global", action="store_true", help="also model the global (root) rotation")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train clips")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this tokenizer checkpoint's weights and config (e.g. the shipped artifacts/tokenizer.pt)")
     ap.add_argument("--every", type=int, default=250, help="checkpoint and log interval (steps)")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -61,13 +63,18 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     rt = distributed.setup(args.device)
     torch.manual_seed(args.seed + rt.rank)
-    cfg = TokenizerConfig(hidden=args.hidden, num_codes=args.codes, code_dim=args.code_dim,
-                          include_global=args.include_global)
+    if args.init is not None:
+        model = MotionTokenizer.from_checkpoint(args.init).float().to(rt.device)  # keeps its config and statistics
+        cfg = model.cfg
+    else:
+        cfg = TokenizerConfig(hidden=args.hidden, num_codes=args.codes, code_dim=args.code_dim,
+                              include_global=args.include_global)
+        model = MotionTokenizer(cfg).to(rt.device)
     features = load_split_features(args.corpus, "train", cfg.num_expression, cfg.include_global, args.max_clips)
     sampler = WindowSampler(features, args.window, seed=args.seed * 1000 + rt.rank)
-    model = MotionTokenizer(cfg).to(rt.device)
     stacked = np.concatenate(features)
-    model.set_normalisation(torch.from_numpy(stacked.mean(0)), torch.from_numpy(stacked.std(0)))
+    if args.init is None:
+        model.set_normalisation(torch.from_numpy(stacked.mean(0)), torch.from_numpy(stacked.std(0)))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     start = 0
     last = args.out / "last.pt"

@@ -14,8 +14,6 @@ import os
 import warnings
 
 import numpy as np
-from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 from facelm.audio.features import SAMPLE_RATE
 from facelm.errors import FacelmError
@@ -37,6 +35,8 @@ class Notices:
 
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """(samples as stored: (N,) or (N, C), any PCM/float dtype, sample rate) of a WAV file."""
+    from scipy.io import wavfile  # lazily, as elsewhere in facelm: scipy slows every CLI start
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FacelmError(f"{path}: no such file")
@@ -94,6 +94,8 @@ def resample_to_16k(x: np.ndarray, rate: int, what: str = "audio", notices: Noti
         raise FacelmError(f"{what}: sample rate must be > 0, got {rate}")
     if rate == SAMPLE_RATE:
         return np.asarray(x, np.float32)
+    from scipy.signal import resample_poly
+
     (notices or Notices()).say("rate", f"{what}: {rate} Hz audio, resampled to {SAMPLE_RATE} Hz")
     up, down = _ratio(rate)
     return resample_poly(np.asarray(x, np.float64), up, down).astype(np.float32)
@@ -143,6 +145,8 @@ class StreamingResampler:
 
     def _block(self, stop_m: int) -> np.ndarray:
         """Outputs [m_next, stop_m) from the history (zeros past the last input, as offline)."""
+        from scipy.signal import resample_poly
+
         y = resample_poly(self._hist, self.up, self.down)
         base = self._hist_start * self.up // self.down
         return y[self._m_next - base: stop_m - base]

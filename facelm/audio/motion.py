@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from facelm.audio.features import (FRAMES_PER_MOTION_FRAME, HOP, SAMPLE_RATE, SAMPLES_PER_MOTION_FRAME, FeatureSpec,
+from facelm.audio.features import (FRAMES_PER_MOTION_FRAME, HOP, N_MELS, SAMPLE_RATE, SAMPLES_PER_MOTION_FRAME, FeatureSpec,
                                    FeatureStream)
 from facelm.audio.io import Notices, StreamingResampler, load_audio, to_float_mono
 from facelm.audio.style import Style, parse_style
@@ -109,14 +109,10 @@ class MotionStream:
         self._resampler: StreamingResampler | None = None
         self._rate: int | None = None
         self._skip = self.engine.lookahead  # the shift: the first lookahead frames are never read
-        self._pending = np.zeros((0, self._features_width()), np.float32)
+        self._pending = np.zeros((0, N_MELS), np.float32)
         self._state = np.zeros((1, self.engine.state_size), np.float32)
         self.samples_in = 0  # at 16 kHz
         self.frames_out = 0
-
-    @staticmethod
-    def _features_width() -> int:
-        return FeatureSpec().n_mels
 
     def push(self, samples, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         """Samples (int or float, mono or (n, channels)) at ``sample_rate`` -> (n, D) new frames."""

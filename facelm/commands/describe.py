@@ -15,8 +15,8 @@ SUMMARY_CATEGORY = "prompt"  # a one-line, prompt-like summary of the whole clip
 
 def register(sub) -> None:
     p = sub.add_parser("describe", help="describe a motion clip in words",
-                       description="Describe a motion clip (.npz): action, emotion, expression and head pose, "
-                                   "plus a one-line summary, written by the language model.")
+                       description="Describe a motion clip (.npz): action, emotion, expression and head "
+                                   "pose, plus a one-line summary, written by the language model.")
     p.add_argument("clip", type=Path, help="input clip (.npz, the facelm contract)")
     p.add_argument("--json", action="store_true",
                    help='print {"text", "action", "emotion", "expression", "head_pose"} as JSON')
@@ -43,7 +43,8 @@ def run(args) -> int:
     codes = codec.encode(clip)
     if len(codes) > lm.max_motion_tokens:
         seconds = lm.max_motion_tokens * codec.frames_per_token / codec.fps
-        print(f"warning: {args.clip} is {clip.duration:.1f} s; describing its first {seconds:g} s", file=sys.stderr)
+        print(f"warning: {args.clip} is {clip.duration:.1f} s; describing its first {seconds:g} s",
+              file=sys.stderr)
         codes = codes[:lm.max_motion_tokens]
     result = describe_codes(lm, codes)
     if args.json:

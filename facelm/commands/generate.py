@@ -12,12 +12,15 @@ from facelm.errors import FacelmError
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate a motion clip from a text prompt",
                        description="Animate a face from a prompt: the language model writes motion tokens, "
-                                   "the motion tokenizer decodes them into a clip (the prompt is kept in its text).")
+                                   "the motion tokenizer decodes them into a clip (the prompt kept in its "
+                                   "text).")
     p.add_argument("prompt", help="what the face should do (- reads the prompt from standard input)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output clip (.npz)")
-    p.add_argument("--seconds", type=float, default=4.0, help="length in seconds (default 4, at most the model's)")
+    p.add_argument("--seconds", type=float, default=4.0,
+                   help="length in seconds (default 4, at most the model's)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: random, printed)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature, 0 is greedy (default 0.8)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature, 0 is greedy (default 0.8)")
     p.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest tokens (default 0: off)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
     p.add_argument("--guidance", type=float, default=1.0,
@@ -61,9 +64,9 @@ def run(args) -> int:
     codec = MotionCodec(lm.model)
     warn_if_other_tokenizer(lm, codec)
     num_frames = max(1, int(round(args.seconds * codec.fps)))
-    tokens = min(lm.max_motion_tokens, -(-num_frames // codec.frames_per_token))  # whole tokens covering the frames
-    stream = lm.generate_motion(prompt, args.seconds, seed=seed, temperature=args.temperature, top_k=args.top_k,
-                                top_p=args.top_p, guidance=args.guidance, num_tokens=tokens)
+    tokens = min(lm.max_motion_tokens, -(-num_frames // codec.frames_per_token))  # whole tokens covering them
+    stream = lm.generate_motion(prompt, args.seconds, seed=seed, temperature=args.temperature,
+                                top_k=args.top_k, top_p=args.top_p, guidance=args.guidance, num_tokens=tokens)
     if stream.prompt_truncated:
         print("warning: the prompt is longer than the model reads; only its start was used", file=sys.stderr)
     decoder = codec.streaming_decoder()

@@ -1,0 +1,92 @@
+"""Language2Motion latency and speed, in process, with a model directory's ONNX graphs.
+
+    python -m facelm.lm_bench [--model DIR] [--repeats 30] [--guidance 1] [--json]
+
+- prompt -> first frame: from the prompt string (sentence embedding, text BPE,
+  prefill, first sample) to the first decoded frames of the streaming decoder;
+- generation speed: a 12 s clip, LM and decoder together, as a multiple of real
+  time (frames a second / fps); the LM alone as milliseconds a token.
+
+Loaded models are reused (a running node keeps them); the first calls are warm-up.
+The numbers are for this machine under its current load: report them with it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from facelm.codec import MotionCodec
+from facelm.errors import FacelmError
+from facelm.lm_runtime import MotionLanguageModel
+
+PROMPTS = ("A person nods slowly.", "Shake the head and frown angrily.",
+           "Look surprised, then smile broadly.", "Talk calmly while looking to the left and blinking.")
+
+
+def _first_frame_s(lm: MotionLanguageModel, codec: MotionCodec, prompt: str, seed: int,
+                   guidance: float) -> float:
+    t0 = time.perf_counter()
+    stream = lm.generate_motion(prompt, 4.0, seed=seed, guidance=guidance)
+    codec.streaming_decoder().push(next(stream))
+    return time.perf_counter() - t0
+
+
+def measure_generation(model=None, repeats: int = 30, guidance: float = 1.0, seconds: float = 12.0) -> dict:
+    lm = MotionLanguageModel(model)
+    codec = MotionCodec(lm.model)
+    for i in range(3):
+        _first_frame_s(lm, codec, PROMPTS[i % len(PROMPTS)], i, guidance)
+    first = [_first_frame_s(lm, codec, PROMPTS[i % len(PROMPTS)], i, guidance) for i in range(repeats)]
+    speed, lm_ms = [], []
+    for i in range(max(3, repeats // 6)):
+        prompt = PROMPTS[i % len(PROMPTS)]
+        emb = lm.text_encoder.embed([prompt])[0]
+        t0 = time.perf_counter()
+        codes = list(lm.generate_motion(prompt, seconds, seed=i, guidance=guidance, embedding=emb))
+        t_lm = time.perf_counter() - t0
+        decoder = codec.streaming_decoder()
+        frames = sum(len(decoder.push(c)) for c in codes)
+        total = time.perf_counter() - t0
+        speed.append(frames / total / codec.fps)
+        lm_ms.append(t_lm / len(codes) * 1e3)
+    return {"first_frame_ms_p50": float(np.median(first) * 1e3),
+            "first_frame_ms_p90": float(np.percentile(first, 90) * 1e3),
+            "realtime_factor_median": float(np.median(speed)),
+            "lm_ms_per_token_median": float(np.median(lm_ms)),
+            "guidance": guidance, "clip_seconds": seconds, "repeats": repeats,
+            "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None,
+                    help="model directory (default: $FACELM_MODEL or the shipped artifacts/)")
+    ap.add_argument("--repeats", type=int, default=30, help="first-frame measurements (default 30)")
+    ap.add_argument("--guidance", type=float, default=1.0,
+                    help="classifier-free guidance scale (not 1: runs both branches)")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    args = ap.parse_args(argv)
+    try:
+        result = measure_generation(args.model, args.repeats, args.guidance)
+    except FacelmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        r = result
+        print(f"prompt -> first frame: p50 {r['first_frame_ms_p50']:.1f} ms, "
+              f"p90 {r['first_frame_ms_p90']:.1f} ms")
+        print(f"generation: {r['realtime_factor_median']:.0f}x real time "
+              f"(LM {r['lm_ms_per_token_median']:.2f} "
+              f"ms a token); load average {r['load_average_1min']:.1f} on {r['cpus']} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The tokenizer's two-stage pipeline end to end on a tiny corpus: train, resume, evaluate, tokenize."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from models.motion_tokenizer import MotionTokenizer
+
+
+def _run(*args, timeout=240):
+    r = subprocess.run([sys.executable, "-m", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    _run("training.corpus", "--hours", "0.03", "--seed", "3", "--out", out, "--workers", "1", "--no-stats",
+         "--shard-hours", "0.01", "--overwrite")
+    return out
+
+
+def test_train_resume_evaluate_tokenize(tiny_corpus, tmp_path):
+    run = tmp_path / "run"
+    common = ["training.train_tokenizer", "--corpus", tiny_corpus, "--out", run, "--hidden", "32",
+              "--codes", "32", "--code-dim", "8", "--batch", "8", "--window", "32", "--every", "5", "--threads", "1"]
+    _run(*common, "--steps", "10")
+    first = torch.load(run / "last.pt", weights_only=False)
+    assert first["step"] == 10 and first["config"]["num_codes"] == 32
+    out = _run(*common, "--steps", "15")
+    assert "resuming from" in out and "at step 10" in out
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [5, 10, 15] and all(np.isfinite(e["total"]) for e in log)
+    model = MotionTokenizer.from_checkpoint(run / "tokenizer.pt")  # loading needs only the path
+    assert model.cfg.hidden == 32
+    result = json.loads(_run("training.eval_tokenizer", "--checkpoint", run / "tokenizer.pt", "--corpus",
+                             tiny_corpus, "--split", "train", "--max-clips", "3", "--realdata", tmp_path / "none"))
+    held = result["held_out"]
+    assert held["clips"] == 3 and held["zscored_mse"] > 0 and 1 <= held["perplexity"] <= 32
+    assert set(held["rmse"]) == {"expression", "neck", "jaw", "eyes"}
+    _run("training.tokenize", "--checkpoint", run / "tokenizer.pt", "--corpus", tiny_corpus, "--splits", "train",
+         "--out", tmp_path / "tokens")
+    tokens = np.load(tmp_path / "tokens" / "train.npz")
+    assert tokens["offsets"][-1] == len(tokens["ids"]) > 0 and tokens["ids"].max() < 32
