@@ -41,15 +41,36 @@ PARITY_PROMPTS = [("A person nods slowly.", 3.0), ("shake the head and frown ang
 PARITY_QUESTION = "Is the person nodding?"
 
 
+def check_motion_tokenizer(out_dir: Path, vocab: Vocab, trained_tokenizer_sha256: str | None) -> dict:
+    """The model dir's motion tokenizer must be the one the LM speaks; returns the link to record."""
+    manifest = Path(out_dir) / "manifest.json"
+    tok_spec = json.loads(manifest.read_text()).get("tokenizer") if manifest.is_file() else None
+    if not tok_spec:
+        return {}
+    if int(tok_spec["num_codes"]) != vocab.num_motion:
+        raise ValueError(f"LM has {vocab.num_motion} motion codes, the tokenizer in {out_dir} has "
+                         f"{tok_spec['num_codes']}")
+    source = tok_spec.get("source_sha256")
+    if source and trained_tokenizer_sha256 and source != trained_tokenizer_sha256:
+        raise ValueError(f"the LM was trained on codes of tokenizer {trained_tokenizer_sha256[:12]}, "
+                         f"the one in {out_dir} comes from {source[:12]}: export the matching one")
+    return {"motion_tokenizer_decoder_sha256": tok_spec["decoder_step"]["sha256"]}
+
+
 def export_lm(model: MotionLM, vocab: Vocab, text_tokenizer: TextTokenizer, out_dir: Path,
-              checkpoint: Path | None = None) -> dict:
-    """Write the graph, vocabulary, text tokenizer and the manifest's ``lm`` section (without parity)."""
+              checkpoint: Path | None = None, trained_tokenizer_sha256: str | None = None) -> dict:
+    """Write the graph, vocabulary, text tokenizer and the manifest's ``lm`` section (without parity).
+
+    ``trained_tokenizer_sha256``: sha256 of the motion tokenizer checkpoint whose codes the LM was
+    trained on (train_lm records it); refused when the model dir's tokenizer names another source.
+    """
     model = model.eval()
     cfg = model.cfg
     if cfg.vocab_size != vocab.size:
         raise ValueError(f"model vocab_size {cfg.vocab_size} != vocabulary size {vocab.size}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer_link = check_motion_tokenizer(out_dir, vocab, trained_tokenizer_sha256)  # before the slow part
     L, H, hd = cfg.n_layer, cfg.n_head, cfg.head_dim
     # Sample sizes above 1 everywhere: torch.export keeps every axis symbolic (0 and 1 work at run time).
     past = [torch.zeros(2, H, 2, hd) for _ in range(2 * L)]
@@ -86,14 +107,10 @@ def export_lm(model: MotionLM, vocab: Vocab, text_tokenizer: TextTokenizer, out_
         "max_context": cfg.block_size,
         "prefix_embedding": "text_encoder" if cfg.cond_dim == 384 else f"{cfg.cond_dim}-d",
     }
-    manifest = out_dir / "manifest.json"
-    if manifest.is_file():
-        tok_spec = json.loads(manifest.read_text()).get("tokenizer")
-        if tok_spec:  # which motion tokenizer's codes this LM speaks
-            section["motion_tokenizer_decoder_sha256"] = tok_spec["decoder_step"]["sha256"]
-            if int(tok_spec["num_codes"]) != vocab.num_motion:
-                raise ValueError(f"LM has {vocab.num_motion} motion codes, the tokenizer in {out_dir} has "
-                                 f"{tok_spec['num_codes']}")
+    if tokenizer_link:
+        section.update(tokenizer_link)
+    if trained_tokenizer_sha256:
+        section["trained_on_motion_tokenizer_sha256"] = trained_tokenizer_sha256
     if checkpoint is not None:
         section["source_checkpoint"] = {"name": Path(checkpoint).name, "sha256": sha256(checkpoint)}
     update_manifest(out_dir, "lm", section)
@@ -194,14 +211,16 @@ def quantize_weights(path: Path) -> None:
     onnx.checker.check_model(str(path))
 
 
-def load_checkpoint(path: Path) -> tuple[MotionLM, Vocab, TextTokenizer]:
+def load_checkpoint(path: Path) -> tuple[MotionLM, Vocab, TextTokenizer, str | None]:
+    """(model, vocabulary, text tokenizer, sha256 of the motion tokenizer it was trained with or None)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if ckpt.get("kind") != "motion_lm":
         raise SystemExit(f"{path}: kind={ckpt.get('kind')!r}; only the GPT ('motion_lm') exports to ONNX")
     if not ckpt.get("vocab") or not ckpt.get("text_tokenizer"):
         raise SystemExit(f"{path}: checkpoint carries no vocabulary / text tokenizer")
     tok = TextTokenizer.from_str(ckpt["text_tokenizer"])
-    return MotionLM.from_checkpoint(ckpt), Vocab.from_dict(ckpt["vocab"]), tok
+    vocab = Vocab.from_dict(ckpt["vocab"])
+    return MotionLM.from_checkpoint(ckpt), vocab, tok, ckpt.get("motion_tokenizer_sha256")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-parity", action="store_true", help="no comparison with torch (not for a release)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    model, vocab, tok = load_checkpoint(args.checkpoint)
-    section = export_lm(model, vocab, tok, args.out, args.checkpoint)
+    model, vocab, tok, tokenizer_sha = load_checkpoint(args.checkpoint)
+    section = export_lm(model, vocab, tok, args.out, args.checkpoint, tokenizer_sha)
     if not args.skip_parity:
         section["parity"] = check_parity(model, vocab, tok, args.out)
         update_manifest(args.out, "lm", section)

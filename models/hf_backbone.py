@@ -136,8 +136,11 @@ def build_hf_lm(source: str | os.PathLike, num_motion: int = 512,
             raise FacelmError(f"backbone not found: {path}")
         kw = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
         folder = path.parent if path.suffix == ".gguf" else path
-        hf = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32, **kw)
-        hf_tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kw)
+        try:
+            hf = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32, **kw)
+            hf_tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kw)
+        except ImportError as exc:  # GGUF needs the optional gguf (and accelerate) packages
+            raise FacelmError(f"cannot load {path}: {exc} (GGUF files need: pip install gguf accelerate)") from None
         if not hasattr(hf_tok, "backend_tokenizer"):
             raise FacelmError(f"{path}: the backbone's tokenizer has no fast (tokenizers) form")
         tok = TextTokenizer(hf_tok.backend_tokenizer)

@@ -121,6 +121,21 @@ def test_int8_weights_stay_close_to_torch(tiny, tmp_path):
     assert len(list(rt.generate_motion("nod", 2.0, seed=0, embedding=unit(5)))) == 12
 
 
+def test_export_refuses_another_motion_tokenizer(tiny, tmp_path):
+    """An LM speaks the codes of the tokenizer it was trained on: another one in the model dir is refused."""
+    from export.lm import check_motion_tokenizer
+
+    manifest = json.loads((tiny["dir"] / MANIFEST).read_text())
+    manifest["tokenizer"]["source_sha256"] = "a" * 64
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="trained on codes of tokenizer bbbbbbbbbbbb"):
+        check_motion_tokenizer(tmp_path, tiny["vocab"], "b" * 64)
+    link = check_motion_tokenizer(tmp_path, tiny["vocab"], "a" * 64)
+    assert link == {"motion_tokenizer_decoder_sha256": manifest["tokenizer"]["decoder_step"]["sha256"]}
+    with pytest.raises(ValueError, match="motion codes"):
+        check_motion_tokenizer(tmp_path, Vocab(num_text=tiny["vocab"].num_text, num_motion=64), None)
+
+
 def test_first_call_with_empty_cache_equals_torch_forward(tiny):
     """The single graph's prefill path (K = 1, P = 0) and a step against MotionLM.forward."""
     rt = MotionLanguageModel(tiny["dir"])

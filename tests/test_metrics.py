@@ -266,3 +266,19 @@ def test_model_card_section_keeps_other_text_and_versions(tmp_path):
     assert "kept words" in text and "about the LM" in text and text.endswith("## Audio\n\nx\n")
     assert text.count("#### v1") == 1 and text.count("#### v2") == 1
     assert text.index("about the LM") < text.index("#### v1") < text.index("## Audio")
+
+
+def test_false_negatives_follow_what_each_text_speaks_about():
+    pytest.importorskip("torch")
+    from training.train_evaluator import negatives_mask
+
+    a = {"emotion": ("happy",), "head": ("nod",), "speaking": "none"}
+    b = {"emotion": ("happy",), "head": ("shake",), "speaking": "none"}
+    c = {"emotion": ("sad",), "head": ("nod",), "speaking": "none"}
+    same = negatives_mask([a, b, c], ["looks happy", "is cheerful", "nods"], ["emotion", "emotion", "detail_head_pose"])
+    # [i, j]: text j (of its category) also describes clip i
+    assert same.tolist() == [[True, True, True],     # clip a is happy (texts 0, 1) and nods (text 2)
+                             [True, True, False],    # clip b is happy but shakes
+                             [False, False, True]]   # clip c is sad and nods
+    prompt = negatives_mask([a, b], ["x", "x"], ["prompt", "prompt"])  # identical text: never a negative
+    assert prompt.all()

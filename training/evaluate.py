@@ -33,7 +33,9 @@ Without an LM checkpoint the reference blocks still run and the LM blocks say so
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -299,6 +301,10 @@ def qa_block(test: TestSet, lm, embedder, cache: dict, args) -> dict:
             expected.append(want)
         majority = Counter(expected).most_common(1)[0][1] / len(expected)
         out[kind] = {"accuracy": float(np.mean(right)), "majority_answer_rate": majority, "n": len(right)}
+        if kind in YES_NO_QUESTIONS:  # mostly 'no': the mean of the yes-case and no-case accuracies
+            per_answer = [np.mean([r for r, e in zip(right, expected) if e == a]) for a in ("yes", "no")
+                          if a in expected]
+            out[kind]["balanced_accuracy"] = float(np.mean(per_answer))
     out["mean"] = float(np.mean([v["accuracy"] for v in out.values()]))
     out["generation_seconds"] = round(time.time() - t0, 1)
     return out
@@ -311,8 +317,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lm", type=Path, default=Path("runs/lm/lm.pt"), help="language model checkpoint")
-    ap.add_argument("--tokenizer", type=Path, default=Path("runs/tokenizer/tokenizer.pt"),
-                    help="motion tokenizer checkpoint")
+    ap.add_argument("--tokenizer", type=Path, default=None,
+                    help="motion tokenizer checkpoint; it must be the one the LM was trained with (checked by "
+                         "sha256; default: the LM's own, else runs/tokenizer/tokenizer.pt)")
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"), help="corpus directory (its test split)")
     ap.add_argument("--evaluator", type=Path, default=None,
                     help="text-motion evaluator (default: runs/evaluator/evaluator.pt, else artifacts/evaluator.pt)")
@@ -343,6 +350,20 @@ def find_evaluator(path: Path | None) -> Path:
                       "python -m training.train_evaluator --corpus data/corpus --out runs/evaluator")
 
 
+def matching_tokenizer(path: Path | None, lm_path: Path, lm_ckpt: dict | None) -> Path:
+    """The motion tokenizer to use: ``path``, else the one named in the LM's training args, else
+    runs/tokenizer/tokenizer.pt; refused when its sha256 is not the one the LM was trained with."""
+    if path is None:
+        named = re.search(r"'motion_tokenizer': '([^']+)'", str((lm_ckpt or {}).get("args", "")))
+        path = Path(named.group(1)) if named and Path(named.group(1)).is_file() else \
+            Path("runs/tokenizer/tokenizer.pt")
+    want = (lm_ckpt or {}).get("motion_tokenizer_sha256")
+    if want and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != want:
+        raise FacelmError(f"{path} is not the motion tokenizer {lm_path} was trained with (sha256 {want[:12]}...); "
+                          "pass the right one with --tokenizer")
+    return path
+
+
 def run(args) -> dict:
     from models.motion_tokenizer import MotionTokenizer
     from models.tmr import TextMotionEvaluator
@@ -354,6 +375,8 @@ def run(args) -> dict:
                                      else Path("runs/evaluator/sentences.npz"))
     embedder = SentenceEmbedder(cache=cache_path)
     test = load_test(args.corpus, args.max_prompts, args.seed)
+    lm_ckpt = torch.load(args.lm, map_location="cpu", weights_only=False) if args.lm.is_file() else None
+    args.tokenizer = matching_tokenizer(args.tokenizer, args.lm, lm_ckpt)
     tokenizer = MotionTokenizer.from_checkpoint(args.tokenizer) if args.tokenizer.is_file() else None
     result: dict[str, Any] = {"meta": {
         "corpus": str(args.corpus), "split": "test", "clips": len(test), "evaluator": str(ev_path),
@@ -370,9 +393,8 @@ def run(args) -> dict:
     from training.lm_infer import load_lm
 
     lm = load_lm(args.lm)
-    ckpt_meta = torch.load(args.lm, map_location="cpu", weights_only=False)
-    result["meta"]["lm_step"] = ckpt_meta.get("step")
-    del ckpt_meta
+    result["meta"]["lm_step"] = lm_ckpt.get("step")
+    del lm_ckpt
     result["language2motion"] = language2motion_block(test, lm, ev, embedder, tokenizer, cache, args)
     embedder.save()
     result["motion2language"] = {"status": "skipped"} if args.no_describe else \

@@ -50,6 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dropout", type=float, default=AudioToMotionConfig.dropout)
     ap.add_argument("--style-dropout", type=float, default=0.3, help="share of windows trained with style 'none'")
     ap.add_argument("--no-augment", action="store_true", help="train on clean eSpeak features")
+    ap.add_argument("--vtlp", type=float, default=0.7, help="share of windows with a vocal-tract-length warp")
+    ap.add_argument("--clean-share", type=float, default=0.25, help="share of windows left unaugmented")
     ap.add_argument("--no-speeds", action="store_true", help="no 0.9 / 1.1 speed copies")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train clips")
     ap.add_argument("--every", type=int, default=250, help="checkpoint, validation and log interval (steps)")
@@ -124,7 +126,8 @@ def main(argv=None) -> int:
     builder = WindowBuilder(bank, args.window, cfg.lookahead, seed=args.seed * 1000 + rt.rank,
                             speeds=not args.no_speeds)
     val_builder = WindowBuilder(val_bank, args.window, cfg.lookahead, seed=0, speeds=False)
-    augment = None if args.no_augment else Augmenter(seed=args.seed * 1000 + rt.rank + 7)
+    augment = None if args.no_augment else Augmenter(seed=args.seed * 1000 + rt.rank + 7, p_warp=args.vtlp,
+                                                 p_clean=args.clean_share)
     model = AudioToMotion(cfg).to(rt.device)
     targets = np.concatenate([t[1] for t in bank.target])
     mel_mean, mel_std = mel_statistics(WindowBuilder(bank, args.window, cfg.lookahead, seed=99), augment)

@@ -92,7 +92,13 @@ def lr_at(step: int, args, elapsed_s: float = 0.0) -> float:
 # setup
 # ============================================================================
 def text_tokenizer_for(args, rt) -> TextTokenizer:
+    """``<out>/text_tokenizer.json``: taken from --init's checkpoint, else trained here when absent."""
     path = args.out / "text_tokenizer.json"
+    if not path.is_file() and args.init is not None and rt.main:
+        init = torch.load(args.init, map_location="cpu", weights_only=False)
+        if init.get("text_tokenizer"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(init["text_tokenizer"], encoding="utf-8")
     if not path.is_file():
         if rt.main:
             from training.text_tokenizer import corpus_training_texts, train_text_tokenizer

@@ -118,10 +118,10 @@ def qa_table(result: dict) -> list[str]:
     kinds = [k for k, v in qa.items() if isinstance(v, dict) and "accuracy" in v]
     if not kinds:
         return []
-    out = ["| question kind | accuracy % | majority answer % | n |", "|---|---|---|---|"]
-    out += [f"| {k} | {_pct(qa[k]['accuracy'])} | {_pct(qa[k]['majority_answer_rate'])} | {qa[k]['n']} |"
-            for k in kinds]
-    out.append(f"| mean | {_pct(qa.get('mean'))} | | |")
+    out = ["| question kind | accuracy % | balanced (yes/no) % | majority answer % | n |", "|---|---|---|---|---|"]
+    out += [f"| {k} | {_pct(qa[k]['accuracy'])} | {_pct(qa[k].get('balanced_accuracy'))} | "
+            f"{_pct(qa[k]['majority_answer_rate'])} | {qa[k]['n']} |" for k in kinds]
+    out.append(f"| mean | {_pct(qa.get('mean'))} | | | |")
     return out
 
 
