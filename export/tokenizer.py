@@ -17,7 +17,8 @@ ENCODER_FILE = "tokenizer_encoder.onnx"
 DECODER_FILE = "tokenizer_decoder_step.onnx"
 
 
-def export_tokenizer(model: MotionTokenizer, out_dir: Path, checkpoint_name: str | None = None) -> dict:
+def export_tokenizer(model: MotionTokenizer, out_dir: Path, checkpoint_name: str | None = None,
+                     source_sha256: str | None = None) -> dict:
     """Write both graphs and the manifest's ``tokenizer`` section; returns that section."""
     cfg = model.cfg
     out_dir = Path(out_dir)
@@ -49,6 +50,8 @@ def export_tokenizer(model: MotionTokenizer, out_dir: Path, checkpoint_name: str
                          "inputs": {"ids": ["B"], "state": ["B", dec.state_size]},
                          "outputs": {"frames": ["B", fpt, cfg.input_dim], "next_state": ["B", dec.state_size]}},
     }
+    if source_sha256:
+        section["source_sha256"] = source_sha256  # the training checkpoint: a language model names the one it used
     if checkpoint_name:
         section["checkpoint"] = {"file": checkpoint_name, "sha256": sha256(out_dir / checkpoint_name)}
     update_manifest(out_dir, "tokenizer", section)
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         slim["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
         torch.save(slim, args.out / "tokenizer.pt")
         ckpt_name = "tokenizer.pt"
-    section = export_tokenizer(model, args.out, ckpt_name)
+    section = export_tokenizer(model, args.out, ckpt_name, sha256(args.checkpoint))
     print(f"wrote {section['encoder']['file']} and {section['decoder_step']['file']} to {args.out}")
     return 0
 
