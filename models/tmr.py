@@ -143,20 +143,34 @@ class TextMotionEvaluator(nn.Module):
         x = torch.as_tensor(sentences, dtype=torch.float32, device=self.mean.device)
         return self.encode_text(x).cpu().numpy()
 
-    def loss(self, motion: torch.Tensor, text: torch.Tensor, same: torch.Tensor | None = None) -> torch.Tensor:
-        """Symmetric InfoNCE with in-batch negatives. ``same`` (B, B) bool marks pairs that
-        say the same thing (identical text or labels): off the diagonal they are not
-        negatives and are left out of the softmax."""
-        logits = motion @ text.T / self.cfg.temperature
+    def loss(self, motion: torch.Tensor, text: torch.Tensor, same: torch.Tensor | None = None,
+             extra_motion: torch.Tensor | None = None, extra_same: torch.Tensor | None = None) -> torch.Tensor:
+        """Symmetric InfoNCE with in-batch negatives.
+
+        ``same`` (B, B) bool, [i, j]: text j also describes motion i; off the diagonal such
+        pairs are not negatives and are left out of the softmax. ``extra_motion`` (K, latent)
+        are further negatives for the text-to-motion side only (hard negatives without a
+        text of their own, e.g. a clip mirrored left to right); ``extra_same`` (B, K) marks
+        the ones a text also describes."""
+        logits = motion @ text.T / self.cfg.temperature  # (motions, texts)
         if same is not None:
             off = same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)
             logits = logits.masked_fill(off, float("-inf"))
         target = torch.arange(len(logits), device=logits.device)
-        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        text_to_motion = logits.T
+        if extra_motion is not None and len(extra_motion):
+            extra = text @ extra_motion.T / self.cfg.temperature  # (texts, K)
+            if extra_same is not None:
+                extra = extra.masked_fill(extra_same, float("-inf"))
+            text_to_motion = torch.cat([text_to_motion, extra], dim=1)
+        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(text_to_motion, target))
 
     # -- checkpoints carry their config -------------------------------------
-    def checkpoint(self, **extra) -> dict:
-        return {"kind": "text_motion_evaluator", "config": asdict(self.cfg), "state_dict": self.state_dict(), **extra}
+    def checkpoint(self, half: bool = False, **extra) -> dict:
+        """Config + weights (``half``: floating tensors stored as float16, half the size; they load
+        back into float32)."""
+        state = {k: v.half() if half and v.is_floating_point() else v for k, v in self.state_dict().items()}
+        return {"kind": "text_motion_evaluator", "config": asdict(self.cfg), "state_dict": state, **extra}
 
     @classmethod
     def from_checkpoint(cls, path_or_dict) -> "TextMotionEvaluator":

@@ -282,3 +282,24 @@ def test_false_negatives_follow_what_each_text_speaks_about():
                              [False, False, True]]   # clip c is sad and nods
     prompt = negatives_mask([a, b], ["x", "x"], ["prompt", "prompt"])  # identical text: never a negative
     assert prompt.all()
+
+
+def test_hard_negatives_mirror_the_head_and_swap_its_labels():
+    pytest.importorskip("torch")
+    from training.train_evaluator import extra_negatives_mask, flip_up_down, hard_negatives, mirror_left_right
+
+    rng = np.random.default_rng(0)
+    clip = rng.normal(size=(10, 62)).astype(np.float32)
+    mirrored = mirror_left_right(clip)
+    np.testing.assert_array_equal(mirror_left_right(mirrored), clip)  # an involution
+    np.testing.assert_array_equal(mirrored[:, :50], clip[:, :50])     # expression untouched
+    assert np.allclose(mirrored[:, 51], -clip[:, 51]) and np.allclose(mirrored[:, 50], clip[:, 50])  # yaw, not pitch
+    np.testing.assert_array_equal(mirrored[:, 56:59], clip[:, 59:62] * np.array([1, -1, -1], np.float32))
+    assert np.allclose(flip_up_down(clip)[:, 50], -clip[:, 50])
+    turn = {"emotion": ("happy",), "head": ("turn_left", "nod"), "speaking": "none"}
+    still = {"emotion": ("happy",), "head": (), "speaking": "none"}
+    extra, attrs = hard_negatives([clip, clip], [turn, still], rng, count=4)
+    assert len(extra) == 1 and attrs[0]["head"] == ("turn_right", "nod")  # only the clip whose labels change
+    # an emotion text of the turning clip also describes its mirror; a prompt does not
+    mask = extra_negatives_mask([turn, turn], ["emotion", "prompt"], attrs)
+    assert mask.tolist() == [[True], [False]]

@@ -44,7 +44,7 @@ def band_dof() -> np.ndarray:
 
 class Augmenter:
     def __init__(self, seed: int = 0, p_noise: float = 0.85, p_reverb: float = 0.3, p_eq: float = 0.8,
-                 p_mask: float = 0.5, p_warp: float = 0.7, p_clean: float = 0.0):
+                 p_mask: float = 0.5, p_warp: float = 0.0, p_clean: float = 0.0):
         self.rng = np.random.default_rng(seed)
         self.p_clean = p_clean  # windows left exactly as eSpeak said them
         self.p_noise, self.p_reverb, self.p_eq, self.p_mask = p_noise, p_reverb, p_eq, p_mask

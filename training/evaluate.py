@@ -319,12 +319,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lm", type=Path, default=Path("runs/lm/lm.pt"), help="language model checkpoint")
     ap.add_argument("--tokenizer", type=Path, default=None,
                     help="motion tokenizer checkpoint; it must be the one the LM was trained with (checked by "
-                         "sha256; default: the LM's own, else runs/tokenizer/tokenizer.pt)")
+                         "sha256; default: the first that is of the LM's training args, artifacts/tokenizer.pt, "
+                         "runs/tokenizer/tokenizer.pt)")
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"), help="corpus directory (its test split)")
     ap.add_argument("--evaluator", type=Path, default=None,
-                    help="text-motion evaluator (default: runs/evaluator/evaluator.pt, else artifacts/evaluator.pt)")
+                    help="text-motion evaluator (default: the shipped artifacts/evaluator.pt, so that every "
+                         "model version is judged by the same one; else runs/evaluator/evaluator.pt)")
     ap.add_argument("--text-cache", type=Path, default=None,
-                    help="sentence-embedding cache (default: sentences.npz beside the evaluator in runs/)")
+                    help="sentence-embedding cache (default: runs/evaluator/sentences.npz)")
     ap.add_argument("--max-prompts", type=int, default=None, help="evaluate a random subset of this many test clips")
     ap.add_argument("--mm-prompts", type=int, default=20, help="prompts for MultiModality (0: skip)")
     ap.add_argument("--mm-generations", type=int, default=10, help="generations a prompt for MultiModality")
@@ -342,7 +344,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def find_evaluator(path: Path | None) -> Path:
-    candidates = [path] if path else [Path("runs/evaluator/evaluator.pt"), Path("artifacts/evaluator.pt")]
+    candidates = [path] if path else [Path("artifacts/evaluator.pt"), Path("runs/evaluator/evaluator.pt")]
     for p in candidates:
         if p.is_file():
             return p
@@ -350,15 +352,33 @@ def find_evaluator(path: Path | None) -> Path:
                       "python -m training.train_evaluator --corpus data/corpus --out runs/evaluator")
 
 
+def tokenizer_identities(path: Path) -> set[str]:
+    """sha256 values that name the tokenizer at ``path``: its own, and for a shipped slim copy the
+    source checkpoint's (``source_sha256`` in the manifest.json beside it)."""
+    ids = {hashlib.sha256(path.read_bytes()).hexdigest()}
+    manifest = path.parent / "manifest.json"
+    if manifest.is_file():
+        try:
+            section = json.loads(manifest.read_text()).get("tokenizer", {})
+        except json.JSONDecodeError:
+            section = {}
+        if section.get("checkpoint", {}).get("file") == path.name and section.get("source_sha256"):
+            ids.add(section["source_sha256"])
+    return ids
+
+
 def matching_tokenizer(path: Path | None, lm_path: Path, lm_ckpt: dict | None) -> Path:
-    """The motion tokenizer to use: ``path``, else the one named in the LM's training args, else
-    runs/tokenizer/tokenizer.pt; refused when its sha256 is not the one the LM was trained with."""
+    """The motion tokenizer to use: ``path``, else the first of (the one named in the LM's training
+    args, artifacts/tokenizer.pt, runs/tokenizer/tokenizer.pt) that is the LM's; refused when it is not
+    the tokenizer the LM was trained with (by sha256)."""
+    want = (lm_ckpt or {}).get("motion_tokenizer_sha256")
     if path is None:
         named = re.search(r"'motion_tokenizer': '([^']+)'", str((lm_ckpt or {}).get("args", "")))
-        path = Path(named.group(1)) if named and Path(named.group(1)).is_file() else \
-            Path("runs/tokenizer/tokenizer.pt")
-    want = (lm_ckpt or {}).get("motion_tokenizer_sha256")
-    if want and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != want:
+        candidates = ([Path(named.group(1))] if named else []) + [Path("artifacts/tokenizer.pt"),
+                                                                   Path("runs/tokenizer/tokenizer.pt")]
+        found = [c for c in candidates if c.is_file() and (not want or want in tokenizer_identities(c))]
+        path = found[0] if found else candidates[-1]
+    if want and path.is_file() and want not in tokenizer_identities(path):
         raise FacelmError(f"{path} is not the motion tokenizer {lm_path} was trained with (sha256 {want[:12]}...); "
                           "pass the right one with --tokenizer")
     return path
@@ -371,8 +391,7 @@ def run(args) -> dict:
 
     ev_path = find_evaluator(args.evaluator)
     ev = TextMotionEvaluator.from_checkpoint(ev_path)
-    cache_path = args.text_cache or (ev_path.parent / "sentences.npz" if "runs" in ev_path.parts
-                                     else Path("runs/evaluator/sentences.npz"))
+    cache_path = args.text_cache or Path("runs/evaluator/sentences.npz")
     embedder = SentenceEmbedder(cache=cache_path)
     test = load_test(args.corpus, args.max_prompts, args.seed)
     lm_ckpt = torch.load(args.lm, map_location="cpu", weights_only=False) if args.lm.is_file() else None

@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dropout", type=float, default=AudioToMotionConfig.dropout)
     ap.add_argument("--style-dropout", type=float, default=0.3, help="share of windows trained with style 'none'")
     ap.add_argument("--no-augment", action="store_true", help="train on clean eSpeak features")
-    ap.add_argument("--vtlp", type=float, default=0.7, help="share of windows with a vocal-tract-length warp")
+    ap.add_argument("--vtlp", type=float, default=0.0, help="share of windows with a vocal-tract-length warp")
     ap.add_argument("--clean-share", type=float, default=0.25, help="share of windows left unaugmented")
     ap.add_argument("--no-speeds", action="store_true", help="no 0.9 / 1.1 speed copies")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train clips")

@@ -9,7 +9,9 @@ embeddings (``training.sentence_embed``), computed once and cached in
 ``<out>/sentences.npz``. The loss is a symmetric InfoNCE over in-batch negatives;
 a pair whose text would also describe the other clip (the same text, or the same
 ground-truth attributes that text's category speaks about) is not used as a
-negative. Every ``--every`` steps the val split's R-precision (prompts, batches of
+negative. Hard negatives sharpen the head's direction: clips mirrored left to right
+(or flipped up and down) whose head labels change become extra text-to-motion
+negatives (``--hard-negatives``). Every ``--every`` steps the val split's R-precision (prompts, batches of
 32) is measured; the best checkpoint becomes ``<out>/evaluator.pt`` and the run
 ends with the test split's retrieval scores in ``<out>/report.json``.
 """
@@ -85,6 +87,61 @@ def negatives_mask(attrs: list[dict], texts: list[str], cats: list[str]) -> torc
     return torch.from_numpy(same)
 
 
+# Feature columns (expression 50 | neck 3 | jaw 3 | eyes 2 x 3) and what mirroring does to the head's labels.
+NECK, JAW, EYES = 50, 53, 56
+SWAP_LEFT_RIGHT = {"turn_left": "turn_right", "turn_right": "turn_left", "tilt_left": "tilt_right",
+                   "tilt_right": "tilt_left"}
+SWAP_UP_DOWN = {"look_up": "look_down", "look_down": "look_up"}
+
+
+def mirror_left_right(frames: np.ndarray) -> np.ndarray:
+    """The head and eyes mirrored left to right (rotations about y and z negated, eyes swapped);
+    the expression is left as it is."""
+    out = frames.copy()
+    out[:, NECK + 1: NECK + 3] *= -1
+    out[:, JAW + 1: JAW + 3] *= -1
+    eyes = frames[:, EYES: EYES + 6].reshape(-1, 2, 3)[:, ::-1] * np.array([1.0, -1.0, -1.0], np.float32)
+    out[:, EYES: EYES + 6] = eyes.reshape(-1, 6)
+    return out
+
+
+def flip_up_down(frames: np.ndarray) -> np.ndarray:
+    """The head's pitch negated: looking up becomes looking down (a nod stays a nod)."""
+    out = frames.copy()
+    out[:, NECK] *= -1
+    return out
+
+
+def hard_negatives(clips: list[np.ndarray], attrs: list[dict], rng: np.random.Generator, count: int
+                   ) -> tuple[list[np.ndarray], list[dict]]:
+    """Up to ``count`` mirrored or flipped copies of clips whose head moves that changes, with the
+    changed attributes: negatives that differ from a positive only in the head's direction."""
+    options = []
+    for i, a in enumerate(attrs):
+        if any(k in SWAP_LEFT_RIGHT for k in a["head"]):
+            options.append((i, mirror_left_right, SWAP_LEFT_RIGHT))
+        if any(k in SWAP_UP_DOWN for k in a["head"]):
+            options.append((i, flip_up_down, SWAP_UP_DOWN))
+    picks = rng.permutation(len(options))[:count] if options else []
+    motions, new_attrs = [], []
+    for p in picks:
+        i, transform, swap = options[int(p)]
+        head = tuple(swap.get(k, k) for k in attrs[i]["head"])
+        motions.append(transform(clips[i]))
+        new_attrs.append({**attrs[i], "head": head})
+    return motions, new_attrs
+
+
+def extra_negatives_mask(text_attrs: list[dict], cats: list[str], extra_attrs: list[dict]) -> torch.Tensor:
+    """(B, K) bool, [j, e]: text j (describing clip j) also describes extra motion e."""
+    same = np.zeros((len(cats), len(extra_attrs)), bool)
+    for j, (a, c) in enumerate(zip(text_attrs, cats)):
+        keys = CATEGORY_ATTRIBUTES[c]
+        for e, b in enumerate(extra_attrs):
+            same[j, e] = all(a[k] == b[k] for k in keys)
+    return torch.from_numpy(same)
+
+
 @torch.no_grad()
 def retrieval_scores(model: TextMotionEvaluator, clips: list[np.ndarray], sentences: np.ndarray,
                      repeats: int = 5) -> dict:
@@ -98,7 +155,7 @@ def retrieval_scores(model: TextMotionEvaluator, clips: list[np.ndarray], senten
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, required=True, help="corpus directory (python -m training.corpus)")
+    ap.add_argument("--corpus", type=Path, default=None, help="corpus directory (python -m training.corpus)")
     ap.add_argument("--out", type=Path, required=True, help="run directory for checkpoints, logs and the text cache")
     ap.add_argument("--steps", type=int, default=1500, help="optimisation steps in total")
     ap.add_argument("--batch", type=int, default=96, help="clips per step (per process under torchrun)")
@@ -108,9 +165,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--layers", type=int, default=EvaluatorConfig.layers, help="transformer layers")
     ap.add_argument("--latent", type=int, default=EvaluatorConfig.latent, help="joint embedding size")
     ap.add_argument("--temperature", type=float, default=EvaluatorConfig.temperature, help="InfoNCE temperature")
+    ap.add_argument("--hard-negatives", type=float, default=0.25,
+                    help="mirrored / up-down flipped clips added as text-to-motion negatives, as a share of the batch")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many clips a split (smoke runs)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="only compute and cache the sentence embeddings of every split, then exit")
+    ap.add_argument("--ship", type=Path, default=None,
+                    help="write <out>/evaluator.pt with float16 weights to this path (e.g. artifacts/evaluator.pt) "
+                         "and exit")
     ap.add_argument("--every", type=int, default=100, help="validation, checkpoint and log interval (steps)")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -129,6 +191,15 @@ def main(argv=None) -> int:
     from training.sentence_embed import SentenceEmbedder
 
     args = parse_args(argv)
+    if args.ship:
+        best = torch.load(args.out / "evaluator.pt", map_location="cpu", weights_only=False)
+        model = TextMotionEvaluator.from_checkpoint(best)
+        meta = {k: best[k] for k in ("step", "val", "train_args") if k in best}
+        save_atomic(model.checkpoint(half=True, **meta), args.ship)
+        print(f"wrote {args.ship} ({args.ship.stat().st_size / 1e6:.1f} MB, float16 weights, step {meta.get('step')})")
+        return 0
+    if args.corpus is None:
+        raise SystemExit("error: --corpus is required for training")
     if args.threads:
         torch.set_num_threads(args.threads)
     rt = distributed.setup(args.device)
@@ -178,11 +249,18 @@ def main(argv=None) -> int:
         cats = [CATEGORIES[c] for c in cat_idx]
         frames, lengths = pad_batch([train.clips[i] for i in idx])
         sent = torch.from_numpy(train_sent[idx, cat_idx]).to(rt.device)
-        same = negatives_mask([train.attributes[i] for i in idx],
-                              [train.texts[i][c] for i, c in zip(idx, cats)], cats).to(rt.device)
+        batch_attrs = [train.attributes[i] for i in idx]
+        same = negatives_mask(batch_attrs, [train.texts[i][c] for i, c in zip(idx, cats)], cats).to(rt.device)
+        extra, extra_attrs = hard_negatives([train.clips[i] for i in idx], batch_attrs, rng,
+                                            int(args.hard_negatives * args.batch))
         model.train()
+        extra_lat = extra_same = None
+        if extra:
+            extra_frames, extra_lengths = pad_batch(extra)
+            extra_lat = model.encode_motion(extra_frames.to(rt.device), extra_lengths.to(rt.device))
+            extra_same = extra_negatives_mask(batch_attrs, cats, extra_attrs).to(rt.device)
         loss = model.loss(model.encode_motion(frames.to(rt.device), lengths.to(rt.device)), model.encode_text(sent),
-                          same)
+                          same, extra_lat, extra_same)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if rt.world > 1:  # each process contrasts its own batch; gradients are averaged by hand
