@@ -303,3 +303,25 @@ def test_hard_negatives_mirror_the_head_and_swap_its_labels():
     # an emotion text of the turning clip also describes its mirror; a prompt does not
     mask = extra_negatives_mask([turn, turn], ["emotion", "prompt"], attrs)
     assert mask.tolist() == [[True], [False]]
+
+
+def test_mirrored_pairs_swap_text_motion_and_labels_together():
+    pytest.importorskip("torch")
+    from training.train_evaluator import CATEGORIES, SplitData, mirror_left_right, sample_batch, swap_left_right
+
+    assert swap_left_right("Turn left, then the head swings rightwards. Left.") == \
+        "Turn right, then the head swings leftwards. Right."
+    rng = np.random.default_rng(0)
+    turn = {"emotion": (), "head": ("turn_left",), "speaking": "none"}
+    still = {"emotion": (), "head": (), "speaking": "none"}
+    clips = [rng.normal(size=(8, 62)).astype(np.float32) for _ in range(4)]
+    texts = [{c: f"{c} {i} left" for c in CATEGORIES} for i in range(4)]
+    data = SplitData(clips, texts, [turn, still, turn, still], ["a", "b", "c", "d"])
+    sentences = rng.normal(size=(4, len(CATEGORIES), 384)).astype(np.float32)
+    mirror_sent = rng.normal(size=(4, 3, 384)).astype(np.float32)
+    b = sample_batch(data, sentences, mirror_sent, rng, size=4, mirror_share=0.5, negative_share=0.0)
+    assert len(b.frames) == len(b.sentences) == len(b.attributes) == len(b.texts) == 6  # 4 clips + 2 mirrors
+    for extra in range(4, 6):
+        assert b.attributes[extra]["head"] == ("turn_right",) and b.texts[extra].endswith("right")
+        source = next(i for i in (0, 2) if np.array_equal(mirror_left_right(clips[i]), b.frames[extra]))
+        assert b.texts[extra].split()[1] == str(source)

@@ -9,9 +9,12 @@ embeddings (``training.sentence_embed``), computed once and cached in
 ``<out>/sentences.npz``. The loss is a symmetric InfoNCE over in-batch negatives;
 a pair whose text would also describe the other clip (the same text, or the same
 ground-truth attributes that text's category speaks about) is not used as a
-negative. Hard negatives sharpen the head's direction: clips mirrored left to right
-(or flipped up and down) whose head labels change become extra text-to-motion
-negatives (``--hard-negatives``). Every ``--every`` steps the val split's R-precision (prompts, batches of
+negative. The head's direction is sharpened two ways, because frozen MiniLM
+embeddings of "turns to the left" and "turns to the right" are nearly equal (cosine
+0.98): clips whose head turns or tilts are also added mirrored left to right with
+their left/right-swapped text as a pair of their own (``--mirror``), so each is the
+other's hardest negative; clips that look up or down are added flipped as
+motion-only negatives (``--hard-negatives``). Every ``--every`` steps the val split's R-precision (prompts, batches of
 32) is measured; the best checkpoint becomes ``<out>/evaluator.pt`` and the run
 ends with the test split's retrieval scores in ``<out>/report.json``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,15 +116,15 @@ def flip_up_down(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def hard_negatives(clips: list[np.ndarray], attrs: list[dict], rng: np.random.Generator, count: int
-                   ) -> tuple[list[np.ndarray], list[dict]]:
+def hard_negatives(clips: list[np.ndarray], attrs: list[dict], rng: np.random.Generator, count: int,
+                   swaps: tuple[str, ...] = ("left_right", "up_down")) -> tuple[list[np.ndarray], list[dict]]:
     """Up to ``count`` mirrored or flipped copies of clips whose head moves that changes, with the
     changed attributes: negatives that differ from a positive only in the head's direction."""
     options = []
     for i, a in enumerate(attrs):
-        if any(k in SWAP_LEFT_RIGHT for k in a["head"]):
+        if "left_right" in swaps and any(k in SWAP_LEFT_RIGHT for k in a["head"]):
             options.append((i, mirror_left_right, SWAP_LEFT_RIGHT))
-        if any(k in SWAP_UP_DOWN for k in a["head"]):
+        if "up_down" in swaps and any(k in SWAP_UP_DOWN for k in a["head"]):
             options.append((i, flip_up_down, SWAP_UP_DOWN))
     picks = rng.permutation(len(options))[:count] if options else []
     motions, new_attrs = [], []
@@ -130,6 +134,74 @@ def hard_negatives(clips: list[np.ndarray], attrs: list[dict], rng: np.random.Ge
         motions.append(transform(clips[i]))
         new_attrs.append({**attrs[i], "head": head})
     return motions, new_attrs
+
+
+# Categories whose left/right words follow the head and eyes only (detail_expression also names
+# the left/right brow or lip corner, which mirroring the head does not move).
+MIRROR_CATEGORIES = ("prompt", "action", "detail_head_pose")
+_LEFT_RIGHT = re.compile(r"\b(left|right)", re.IGNORECASE)
+
+
+def swap_left_right(text: str) -> str:
+    """'turns to the left' -> 'turns to the right' (also leftward(s) / rightward(s))."""
+    def swap(m: re.Match) -> str:
+        word = "right" if m.group(1).lower() == "left" else "left"
+        return word.capitalize() if m.group(1)[0].isupper() else word
+    return _LEFT_RIGHT.sub(swap, text)
+
+
+def can_mirror(attrs: dict) -> bool:
+    return any(k in SWAP_LEFT_RIGHT for k in attrs["head"])
+
+
+def mirrored_sentences(embedder, data: SplitData) -> np.ndarray:
+    """(N, len(MIRROR_CATEGORIES), 384) embeddings of the left/right-swapped texts (zeros where the
+    clip's head has no left or right move: such clips are never mirrored)."""
+    keys = [(i, k) for i, a in enumerate(data.attributes) if can_mirror(a) for k in range(len(MIRROR_CATEGORIES))]
+    out = np.zeros((len(data.texts), len(MIRROR_CATEGORIES), 384), np.float32)
+    if keys:
+        vectors = embedder.embed([swap_left_right(data.texts[i][MIRROR_CATEGORIES[k]]) for i, k in keys])
+        for (i, k), v in zip(keys, vectors):
+            out[i, k] = v
+    return out
+
+
+@dataclass
+class Batch:
+    frames: list[np.ndarray]
+    sentences: np.ndarray        # (B', 384)
+    attributes: list[dict]
+    texts: list[str]
+    categories: list[str]
+    negatives: list[np.ndarray]  # motion-only hard negatives
+    negative_attributes: list[dict]
+
+
+def sample_batch(data: SplitData, sentences: np.ndarray, mirror_sent: np.ndarray, rng: np.random.Generator,
+                 size: int, mirror_share: float, negative_share: float) -> Batch:
+    """``size`` clips with one text each; then, for a share of the clips whose head turns or tilts,
+    their mirror image with the left/right-swapped text as a further pair (each pair is the other's
+    hardest negative); then up/down flipped clips as motion-only negatives."""
+    idx = rng.choice(len(data.clips), size=size, replace=False)
+    cat_idx = rng.integers(0, len(CATEGORIES), size=size)
+    b = Batch([data.clips[i] for i in idx], sentences[idx, cat_idx], [data.attributes[i] for i in idx],
+              [data.texts[i][CATEGORIES[c]] for i, c in zip(idx, cat_idx)], [CATEGORIES[c] for c in cat_idx], [], [])
+    mirrorable = [i for i in idx if can_mirror(data.attributes[i])]
+    extra_sent = []
+    for i in rng.permutation(mirrorable)[: int(mirror_share * size)]:
+        k = int(rng.integers(len(MIRROR_CATEGORIES)))
+        cat = MIRROR_CATEGORIES[k]
+        b.frames.append(mirror_left_right(data.clips[i]))
+        extra_sent.append(mirror_sent[i, k])
+        b.attributes.append({**data.attributes[i], "head": tuple(SWAP_LEFT_RIGHT.get(h, h)
+                                                                 for h in data.attributes[i]["head"])})
+        b.texts.append(swap_left_right(data.texts[i][cat]))
+        b.categories.append(cat)
+    if extra_sent:
+        b.sentences = np.concatenate([b.sentences, np.stack(extra_sent)])
+    b.negatives, b.negative_attributes = hard_negatives(b.frames[:size], b.attributes[:size], rng,
+                                                        int(negative_share * size), swaps=("up_down",))
+    return b
 
 
 def extra_negatives_mask(text_attrs: list[dict], cats: list[str], extra_attrs: list[dict]) -> torch.Tensor:
@@ -165,8 +237,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--layers", type=int, default=EvaluatorConfig.layers, help="transformer layers")
     ap.add_argument("--latent", type=int, default=EvaluatorConfig.latent, help="joint embedding size")
     ap.add_argument("--temperature", type=float, default=EvaluatorConfig.temperature, help="InfoNCE temperature")
-    ap.add_argument("--hard-negatives", type=float, default=0.25,
-                    help="mirrored / up-down flipped clips added as text-to-motion negatives, as a share of the batch")
+    ap.add_argument("--mirror", type=float, default=0.25,
+                    help="clips mirrored left to right with left/right-swapped texts, added as pairs (share of the batch)")
+    ap.add_argument("--hard-negatives", type=float, default=0.15,
+                    help="up/down flipped clips added as text-to-motion negatives (share of the batch)")
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many clips a split (smoke runs)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="only compute and cache the sentence embeddings of every split, then exit")
@@ -211,6 +285,7 @@ def main(argv=None) -> int:
     embedder = SentenceEmbedder(cache=args.out / "sentences.npz")
     t0 = time.time()
     train_sent, val_sent = embed_texts(embedder, train), embed_texts(embedder, val)
+    mirror_sent = mirrored_sentences(embedder, train) if args.mirror > 0 else np.zeros((len(train.clips), 0, 384))
     if args.prepare_only:
         for key in ("text", "text_paraphrase"):
             embed_texts(embedder, load_split(args.corpus, "test", text_key=key, max_clips=args.max_clips))
@@ -244,23 +319,17 @@ def main(argv=None) -> int:
     for step in range(start, args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
-        idx = rng.choice(len(train.clips), size=args.batch, replace=False)
-        cat_idx = rng.integers(0, len(CATEGORIES), size=args.batch)
-        cats = [CATEGORIES[c] for c in cat_idx]
-        frames, lengths = pad_batch([train.clips[i] for i in idx])
-        sent = torch.from_numpy(train_sent[idx, cat_idx]).to(rt.device)
-        batch_attrs = [train.attributes[i] for i in idx]
-        same = negatives_mask(batch_attrs, [train.texts[i][c] for i, c in zip(idx, cats)], cats).to(rt.device)
-        extra, extra_attrs = hard_negatives([train.clips[i] for i in idx], batch_attrs, rng,
-                                            int(args.hard_negatives * args.batch))
+        b = sample_batch(train, train_sent, mirror_sent, rng, args.batch, args.mirror, args.hard_negatives)
+        frames, lengths = pad_batch(b.frames)
+        same = negatives_mask(b.attributes, b.texts, b.categories).to(rt.device)
         model.train()
         extra_lat = extra_same = None
-        if extra:
-            extra_frames, extra_lengths = pad_batch(extra)
+        if b.negatives:
+            extra_frames, extra_lengths = pad_batch(b.negatives)
             extra_lat = model.encode_motion(extra_frames.to(rt.device), extra_lengths.to(rt.device))
-            extra_same = extra_negatives_mask(batch_attrs, cats, extra_attrs).to(rt.device)
-        loss = model.loss(model.encode_motion(frames.to(rt.device), lengths.to(rt.device)), model.encode_text(sent),
-                          same, extra_lat, extra_same)
+            extra_same = extra_negatives_mask(b.attributes, b.categories, b.negative_attributes).to(rt.device)
+        loss = model.loss(model.encode_motion(frames.to(rt.device), lengths.to(rt.device)),
+                          model.encode_text(torch.from_numpy(b.sentences).to(rt.device)), same, extra_lat, extra_same)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if rt.world > 1:  # each process contrasts its own batch; gradients are averaged by hand
