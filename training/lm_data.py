@@ -187,8 +187,13 @@ def _token_file(corpus: Path, split: str, tokens: Path | None) -> Path:
 
 def build_bank(corpus: str | Path, split: str, *, tokens: str | Path | None = None, cache_dir: str | Path | None = None,
                prompt_variants: int = 2, crops_per_clip: int = 1, max_clips: int | None = None, seed: int = 0,
-               progress: bool = True) -> list[Example]:
-    """Examples of ``split`` (see the module doc); cached in ``cache_dir`` when given."""
+               progress: bool = True, text_key: str = "text") -> list[Example]:
+    """Examples of ``split`` (see the module doc); cached in ``cache_dir`` when given.
+
+    ``text_key="text_paraphrase"`` reads the held-out wording of test clips (evaluation only).
+    """
+    if text_key != "text" and split == "train":
+        raise FacelmError("held-out paraphrase text never enters training")
     from training.annotate import annotate
     from training.dataset import CorpusDataset
     from training.text import realise_prompt
@@ -201,7 +206,7 @@ def build_bank(corpus: str | Path, split: str, *, tokens: str | Path | None = No
     if split != "train":
         prompt_variants, crops_per_clip = 0, 0
     key = hashlib.sha1(f"{BANK_VERSION}|{corpus.resolve()}|{split}|{digest}|{prompt_variants}|{crops_per_clip}|"
-                       f"{max_clips}|{seed}".encode()).hexdigest()[:16]
+                       f"{max_clips}|{seed}|{text_key}".encode()).hexdigest()[:16]
     cache = Path(cache_dir) / f"bank_{split}_{key}.pkl" if cache_dir else None
     if cache is not None and cache.is_file():
         with open(cache, "rb") as f:
@@ -222,7 +227,9 @@ def build_bank(corpus: str | Path, split: str, *, tokens: str | Path | None = No
         if i is None:
             raise FacelmError(f"{token_path}: clip {clip_ids[c]} is not in the corpus {corpus}")
         meta = ds.reader.meta(ds.refs[i])
-        text = dict(meta["text"])  # never text_paraphrase
+        if text_key not in meta:
+            raise FacelmError(f"clip {clip_ids[c]} of split {split!r} has no {text_key!r}")
+        text = dict(meta[text_key])  # text_paraphrase only for evaluation (refused for train above)
         spec = meta["spec"]
         prompts = [text["prompt"]] + [realise_prompt(spec, rng, "train") for _ in range(prompt_variants)]
         bank.append(Example(codes, text, list(dict.fromkeys(prompts)), meta["read_labels"], clip_ids[c], 0, spec))

@@ -186,6 +186,7 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"), help="corpus for --check")
     ap.add_argument("--split", default="val", help="split for --check")
     ap.add_argument("--tokens", type=Path, default=None, help="token folder for --check (default <corpus>/tokens)")
+    ap.add_argument("--text-key", default="text", help="text for --check: text, or text_paraphrase (test split)")
     ap.add_argument("--seconds", type=float, default=4.0, help="length in seconds")
     ap.add_argument("--seed", type=int, default=0, help="sampling seed")
     ap.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0: greedy)")
@@ -227,14 +228,14 @@ def _check(args) -> int:
     model, vocab, tok = load_lm(args.lm)
     mt = MotionTokenizer.from_checkpoint(args.motion_tokenizer)
     try:
-        bank = build_bank(args.corpus, args.split, tokens=args.tokens, progress=False)
+        bank = build_bank(args.corpus, args.split, tokens=args.tokens, progress=False, text_key=args.text_key)
     except FacelmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     t0 = __import__("time").time()
     result = attribute_check(model, vocab, tok, bank, mt, args.check, temperature=args.temperature, top_p=args.top_p,
                              guidance=args.guidance, tasks=("t2m", "ceiling", "qa"))
-    result.update(n=min(args.check, len(bank)), split=args.split, guidance=args.guidance,
+    result.update(n=min(args.check, len(bank)), split=args.split, text=args.text_key, guidance=args.guidance,
                   temperature=args.temperature, sec=round(__import__("time").time() - t0, 1))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
     return 0
