@@ -72,6 +72,18 @@ def lagged(a: np.ndarray, b: np.ndarray, max_lag: int = MAX_LAG) -> tuple[int, f
     return best
 
 
+def block_bootstrap_ci(a: np.ndarray, b: np.ndarray, block: int = 50, draws: int = 2000,
+                       seed: int = 0) -> list[float]:
+    """90% interval of r(a, b) resampling 2 s blocks (frames within a block are not independent)."""
+    rng = np.random.default_rng(seed)
+    nb = len(a) // block
+    rs = []
+    for _ in range(draws):
+        idx = (rng.integers(0, nb, nb)[:, None] * block + np.arange(block)).ravel()
+        rs.append(pearson(a[idx], b[idx]))
+    return np.percentile(rs, [5, 95]).round(3).tolist()
+
+
 def units_of(expression: np.ndarray, jaw: np.ndarray, basis: UnitBasis) -> np.ndarray:
     return basis.from_expression(expression, jaw)
 
@@ -175,7 +187,7 @@ def evaluate_beat2(engine: AudioToMotion, stem: Path, style: str | None) -> dict
         return float(np.mean([j[i].min() for i in bil]) / np.mean([j[i].mean() for i in vow]))
     return {
         "frames": n, "seconds": round(n / 25.0, 2), "phones": len(phones), "bilabial_phones": len(bil),
-        "jaw_corr": pearson(pj, rj),
+        "jaw_corr": pearson(pj, rj), "jaw_corr_ci90": block_bootstrap_ci(pj, rj),
         "jaw_corr_speaking_frames": pearson(pj[speaking], rj[speaking]),
         "jaw_best_lag_frames": lag_pr, "jaw_best_lag_ms": 40 * lag_pr, "jaw_corr_at_best_lag": r_pr,
         "vowel_lag_pred_ms": 40 * lag_pv, "vowel_corr_pred": r_pv,
