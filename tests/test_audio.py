@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -230,6 +229,13 @@ def test_runtime_resamples_other_rates_with_a_notice(tiny_model_dir, caplog):
     assert np.corrcoef(rows[:n, 56], ref[:n, 56])[0, 1] > 0.99  # jaw x, same speech at another rate
     with pytest.raises(FacelmError, match="sample rate changed"):
         stream.push(x[:100], 16000)
+    # Interleaved channels, as facelm_msgs/AudioChunk carries them.
+    flat = engine.stream()
+    inter = np.concatenate([flat.push(stereo[i:i + 4410].ravel(), 44100, channels=2)
+                            for i in range(0, len(stereo), 4410)] + [flat.flush()])
+    assert np.array_equal(inter, rows)
+    with pytest.raises(FacelmError, match="not a multiple of 2 channels"):
+        flat.push(np.zeros(5, np.float32), 44100, channels=2)
 
 
 def test_speak_cli_errors_and_output(tiny_model_dir, tmp_path):
@@ -285,3 +291,28 @@ def test_shipped_model_speaks_with_the_audio(tmp_path):
     silent = envelope < 0.01 * envelope.max()
     if silent.any():
         assert np.degrees(np.median(jaw[silent])) < np.degrees(np.median(jaw[~silent]))
+
+
+# -- training: a tiny talking store, train, resume, export ------------------------------------------
+
+def test_train_resume_and_export_on_a_tiny_store(tmp_path, capsys):
+    try:
+        from training import talking
+        talking.generate(tmp_path / "store", clips=6, seed=3, store=True, progress=False)
+    except Exception as exc:  # eSpeak NG missing on this machine
+        pytest.skip(f"cannot make talking clips here: {exc}")
+    from export.audio import export_audio
+    from models.audio_to_motion import AudioToMotion
+    from training.train_audio import main as train
+    args = ["--stores", str(tmp_path / "store"), "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
+            "--batch", "2", "--window", "16", "--width", "16", "--dilations", "1", "2", "--every", "2",
+            "--threads", "1"]
+    assert train(args + ["--steps", "2"]) == 0
+    assert train(args + ["--steps", "3"]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    model = AudioToMotion.from_checkpoint(tmp_path / "run" / "audio.pt")
+    assert model.cfg.width == 16 and float(model.mel_std.min()) > 0
+    section = export_audio(model, tmp_path / "model")
+    from facelm.audio import AudioToMotion as Engine
+    clip = Engine(tmp_path / "model").speak(speechlike(0.5), RATE)
+    assert clip.num_frames == 13 and section["lookahead_ms"] == 40.0

@@ -41,7 +41,7 @@ import numpy as np
 from facelm.audio import AudioToMotion
 from facelm.audio.features import SAMPLE_RATE
 from facelm.audio.io import load_audio
-from facelm.face_units import JAW_DROP_RADIANS, UNIT_INDEX, UnitBasis
+from facelm.face_units import UNIT_INDEX, UnitBasis
 from facelm.importers import import_clip
 
 MOUTH_UNITS = ("AU10", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26")

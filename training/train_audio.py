@@ -120,12 +120,20 @@ def main(argv=None) -> int:
     cfg = AudioToMotionConfig(lookahead=args.lookahead, width=args.width, dilations=tuple(args.dilations),
                               dropout=args.dropout)
     train = load_split(args.stores, "train", args.max_clips)
-    val = load_split(args.stores, "val")
-    bank = FeatureBank(train, args.cache if rt.main or rt.world == 1 else None, progress=rt.main)
-    val_bank = FeatureBank(val, args.cache, progress=False)
+    if rt.main:  # the main process builds (and caches) the feature bank; the others then read the cache
+        bank = FeatureBank(train, args.cache)
+    if rt.world > 1:
+        torch.distributed.barrier()
+    if not rt.main:
+        bank = FeatureBank(train, args.cache, progress=False)
     builder = WindowBuilder(bank, args.window, cfg.lookahead, seed=args.seed * 1000 + rt.rank,
                             speeds=not args.no_speeds)
-    val_builder = WindowBuilder(val_bank, args.window, cfg.lookahead, seed=0, speeds=False)
+    val_builder, val_clips = None, []
+    if rt.main:
+        val_clips = load_split(args.stores, "val")
+        if val_clips:  # a tiny store may have no val clip: then no validation
+            val_builder = WindowBuilder(FeatureBank(val_clips, args.cache, progress=False), args.window,
+                                        cfg.lookahead, seed=0, speeds=False)
     augment = None if args.no_augment else Augmenter(seed=args.seed * 1000 + rt.rank + 7, p_warp=args.vtlp,
                                                  p_clean=args.clean_share)
     model = AudioToMotion(cfg).to(rt.device)
@@ -150,7 +158,7 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         hours = sum(c.num_frames for c in train) / cfg.fps / 3600
         print(f"audio-to-motion: {num_parameters(model) / 1e6:.2f} M parameters, {len(train)} train clips "
-              f"({hours:.2f} h), {len(val)} val clips, lookahead {cfg.lookahead_ms:.0f} ms, "
+              f"({hours:.2f} h), {len(val_clips)} val clips, lookahead {cfg.lookahead_ms:.0f} ms, "
               f"receptive field {cfg.receptive_field} frames")
     log = open(args.out / "log.jsonl", "a") if rt.main else None
     bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=not rt.main, desc="audio")
@@ -177,10 +185,11 @@ def main(argv=None) -> int:
             stats = {k: v / n_acc for k, v in acc.items()}
             acc, n_acc = {}, 0
             if rt.main:
-                stats.update(validate(model, val_builder, rt.device))
+                if val_builder is not None:
+                    stats.update(validate(model, val_builder, rt.device))
                 stats.update(step=step + 1, lr=lr_at(step, args), sec=round(time.time() - t0, 1))
-                bar.set_postfix(mse=f"{stats['mse']:.3f}", val=f"{stats['val_mse']:.3f}",
-                                jaw_r=f"{stats['val_jaw_corr']:.3f}")
+                bar.set_postfix(mse=f"{stats['mse']:.3f}", val=f"{stats.get('val_mse', float('nan')):.3f}",
+                                jaw_r=f"{stats.get('val_jaw_corr', float('nan')):.3f}")
                 log.write(json.dumps(stats) + "\n")
                 log.flush()
                 save_atomic(model.checkpoint(optimizer=opt.state_dict(), step=step + 1,

@@ -22,8 +22,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from facelm.audio.features import (FRAMES_PER_MOTION_FRAME, HOP, N_MELS, SAMPLE_RATE, SAMPLES_PER_MOTION_FRAME, FeatureSpec,
-                                   FeatureStream)
+from facelm.audio.features import (FRAMES_PER_MOTION_FRAME, HOP, N_MELS, SAMPLE_RATE, SAMPLES_PER_MOTION_FRAME,
+                                   FeatureSpec, FeatureStream)
 from facelm.audio.io import Notices, StreamingResampler, load_audio, to_float_mono
 from facelm.audio.style import Style, parse_style
 from facelm.clip import MotionClip
@@ -41,7 +41,8 @@ class AudioToMotion:
         spec = self.model.section(SECTION)
         self.spec = spec
         if FeatureSpec(**spec["features"]) != FeatureSpec():
-            raise FacelmError(f"{self.model.path}: audio model was trained on other features than this runtime computes")
+            raise FacelmError(f"{self.model.path}: the audio model was trained on other features than "
+                              "this runtime computes")
         self.fps = float(spec["fps"])
         self.frames_per_step = int(spec["frames_per_step"])
         if self.frames_per_step != FRAMES_PER_MOTION_FRAME:
@@ -114,9 +115,18 @@ class MotionStream:
         self.samples_in = 0  # at 16 kHz
         self.frames_out = 0
 
-    def push(self, samples, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-        """Samples (int or float, mono or (n, channels)) at ``sample_rate`` -> (n, D) new frames."""
-        x = to_float_mono(samples, "audio chunk", self.notices) if np.size(samples) else np.zeros(0, np.float32)
+    def push(self, samples, sample_rate: int = SAMPLE_RATE, channels: int = 1) -> np.ndarray:
+        """Samples at ``sample_rate`` -> (n, D) frames they complete (n may be 0).
+
+        ``samples``: int or float, (n,) mono, (n, channels), or flat and interleaved
+        with ``channels`` > 1 (as ``facelm_msgs/AudioChunk`` carries them).
+        """
+        samples = np.asarray(samples)
+        if channels > 1 and samples.ndim == 1:
+            if samples.size % channels:
+                raise FacelmError(f"audio chunk: {samples.size} samples is not a multiple of {channels} channels")
+            samples = samples.reshape(-1, channels)
+        x = to_float_mono(samples, "audio chunk", self.notices) if samples.size else np.zeros(0, np.float32)
         rate = int(sample_rate)
         if rate <= 0:
             raise FacelmError(f"audio chunk: sample rate must be > 0, got {rate}")
@@ -127,7 +137,7 @@ class MotionStream:
                 self._resampler = StreamingResampler(rate)
         elif rate != self._rate:
             raise FacelmError(f"audio chunk: sample rate changed from {self._rate} to {rate} Hz within a stream "
-                              "(start a new stream)")
+                              "(reset() or start a new stream)")
         if self._resampler is not None:
             x = self._resampler.push(x)
         return self._feed(x)
