@@ -188,10 +188,16 @@ class MotionTokenizer(nn.Module):
         self.decoder = Decoder(cfg)
         self.register_buffer("mean", torch.zeros(cfg.input_dim))
         self.register_buffer("std", torch.ones(cfg.input_dim))
-        weights = torch.ones(cfg.input_dim)
-        for name, sl in cfg.group_slices().items():
-            weights[sl] = cfg.group_weights.get(name, 1.0)
-        self.register_buffer("loss_weights", weights / weights.mean())
+        self.register_buffer("loss_weights", torch.ones(cfg.input_dim))
+        self.set_group_weights(cfg.group_weights)
+
+    def set_group_weights(self, group_weights: dict) -> None:
+        """Loss weight per parameter group (normalised to mean 1 over channels); kept in the config."""
+        self.cfg.group_weights = dict(group_weights)
+        weights = torch.ones(self.cfg.input_dim)
+        for name, sl in self.cfg.group_slices().items():
+            weights[sl] = self.cfg.group_weights.get(name, 1.0)
+        self.loss_weights.copy_(weights / weights.mean())
 
     def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor, floor: float = 1e-3) -> None:
         self.mean.copy_(mean)

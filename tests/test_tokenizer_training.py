@@ -48,3 +48,29 @@ def test_train_resume_evaluate_tokenize(tiny_corpus, tmp_path):
          "--out", tmp_path / "tokens")
     tokens = np.load(tmp_path / "tokens" / "train.npz")
     assert tokens["offsets"][-1] == len(tokens["ids"]) > 0 and tokens["ids"].max() < 32
+
+
+def test_group_weight_override_goes_into_the_checkpoint(tiny_corpus, tmp_path):
+    common = ["training.train_tokenizer", "--corpus", tiny_corpus, "--hidden", "32", "--codes", "32",
+              "--code-dim", "8", "--batch", "4", "--window", "32", "--every", "2", "--threads", "1", "--steps", "2"]
+    _run(*common, "--out", tmp_path / "a")
+    _run(*common, "--out", tmp_path / "b", "--init", tmp_path / "a" / "tokenizer.pt", "--group-weight", "neck=6")
+    model = MotionTokenizer.from_checkpoint(tmp_path / "b" / "tokenizer.pt")
+    assert model.cfg.group_weights["neck"] == 6.0 and model.cfg.group_weights["expression"] == 1.0
+    sl = model.cfg.group_slices()
+    assert float(model.loss_weights[sl["neck"]][0] / model.loss_weights[sl["expression"]][0]) == pytest.approx(6.0)
+    r = subprocess.run([sys.executable, "-m", *map(str, common), "--out", tmp_path / "c", "--group-weight", "lips=2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "--group-weight 'lips=2'" in r.stderr
+
+
+def test_evaluate_scores_the_shipped_model_directory(tiny_corpus, tmp_path):
+    """``--model DIR`` runs the exported LM on onnxruntime with the tokenizer the directory ships."""
+    from facelm.model_dir import default_model_dir
+    result = json.loads(_run("training.evaluate", "--model", default_model_dir(), "--corpus", tiny_corpus,
+                             "--max-prompts", "3", "--mm-prompts", "0", "--repeats", "1", "--threads", "1",
+                             "--text-cache", tmp_path / "sentences.npz", timeout=300))
+    assert result["meta"]["lm_step"] == "exported" and result["meta"]["tokenizer"].endswith("tokenizer.pt")
+    l2m = result["language2motion"]["held_out"]["attributes"]
+    assert 1 <= l2m["n"] == result["meta"]["clips"] <= 3 and 0.0 <= l2m["mean"] <= 1.0
+    assert set(result["qa"]) >= {"mean"} and len(result["motion2language"]["examples"]) >= 1

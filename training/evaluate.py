@@ -48,6 +48,7 @@ import torch
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
+from training.lm_backends import RuntimeLM, TorchLM
 from training.metrics import attributes as attr
 from training.metrics.distribution import diversity, fid, multimodality
 from training.metrics.retrieval import mm_dist, r_precision
@@ -221,14 +222,11 @@ def reference_block(test: TestSet, ev, embedder, tokenizer, args) -> tuple[dict,
 
 
 def language2motion_block(test: TestSet, lm, ev, embedder, tokenizer, cache: dict, args) -> dict:
-    from training.lm_infer import text_to_motion
-
-    model, vocab, tok = lm
     sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, guidance=args.guidance)
 
     def generate(prompt: str, seconds: float, seed: int) -> np.ndarray:
-        codes = text_to_motion(model, vocab, tok, prompt, min(seconds, vocab.max_seconds),
-                               embed=embedder.embed([prompt])[0], seed=seed, **sampling)
+        codes = lm.text_to_motion(prompt, min(seconds, lm.vocab.max_seconds), embed=embedder.embed([prompt])[0],
+                                  seed=seed, **sampling)
         frames = tokenizer.decode(torch.as_tensor(np.asarray(codes, np.int64))[None])[0].numpy()
         return frames
 
@@ -264,13 +262,9 @@ def language2motion_block(test: TestSet, lm, ev, embedder, tokenizer, cache: dic
 
 
 def motion2language_block(test: TestSet, lm, embedder, cache: dict, args) -> dict:
-    from training.lm_infer import motion_to_text
-
-    model, vocab, tok = lm
-    cats = [c for c in DESCRIBE_CATEGORIES if c in vocab_categories(vocab)]
+    cats = [c for c in DESCRIBE_CATEGORIES if c in vocab_categories(lm.vocab)]
     t0 = time.time()
-    generated = {c: [motion_to_text(model, vocab, tok, codes, category=c, greedy=True) for codes in cache["codes"]]
-                 for c in cats}
+    generated = {c: [lm.describe(codes, c) for codes in cache["codes"]] for c in cats}
     out = {"captions": caption_block(generated, test, embedder),
            "attributes": text_attribute_block({c: generated[c] for c in cats if c != "prompt"}, test),
            "generation_seconds": round(time.time() - t0, 1),
@@ -285,9 +279,6 @@ def vocab_categories(vocab) -> set[str]:
 
 def qa_block(test: TestSet, lm, embedder, cache: dict, args) -> dict:
     from training.lm_data import OPEN_QUESTIONS, YES_NO_QUESTIONS, qa_answer
-    from training.lm_infer import answer
-
-    model, vocab, tok = lm
     kinds = {**YES_NO_QUESTIONS, **OPEN_QUESTIONS}
     t0 = time.time()
     out: dict[str, Any] = {}
@@ -296,7 +287,7 @@ def qa_block(test: TestSet, lm, embedder, cache: dict, args) -> dict:
         for i, codes in enumerate(cache["codes"]):
             question = pool[i % len(pool)]
             want = qa_answer(kind, cache["real_labels"][i])
-            got = answer(model, vocab, tok, codes, question, embed=embedder.embed([question])[0])
+            got = lm.answer(codes, question, embed=embedder.embed([question])[0])
             right.append(words(got) == words(want))
             expected.append(want)
         majority = Counter(expected).most_common(1)[0][1] / len(expected)
@@ -317,6 +308,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lm", type=Path, default=Path("runs/lm/lm.pt"), help="language model checkpoint")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="evaluate an exported model directory (e.g. artifacts) on onnxruntime instead of --lm: "
+                         "its LM and text encoder, with the tokenizer.pt it ships")
     ap.add_argument("--tokenizer", type=Path, default=None,
                     help="motion tokenizer checkpoint; it must be the one the LM was trained with (checked by "
                          "sha256; default: the first that is of the LM's training args, artifacts/tokenizer.pt, "
@@ -384,6 +378,16 @@ def matching_tokenizer(path: Path | None, lm_path: Path, lm_ckpt: dict | None) -
     return path
 
 
+def shipped_tokenizer(model_dir: Path) -> Path:
+    """The torch tokenizer a model directory ships, refused unless it is the one its LM was trained on."""
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    path = model_dir / "tokenizer.pt"
+    want = manifest.get("lm", {}).get("trained_on_motion_tokenizer_sha256")
+    if want and path.is_file() and want not in tokenizer_identities(path):
+        raise FacelmError(f"{path} is not the motion tokenizer the LM of {model_dir} was trained with")
+    return path
+
+
 def run(args) -> dict:
     from models.motion_tokenizer import MotionTokenizer
     from models.tmr import TextMotionEvaluator
@@ -394,25 +398,27 @@ def run(args) -> dict:
     cache_path = args.text_cache or Path("runs/evaluator/sentences.npz")
     embedder = SentenceEmbedder(cache=cache_path)
     test = load_test(args.corpus, args.max_prompts, args.seed)
-    lm_ckpt = torch.load(args.lm, map_location="cpu", weights_only=False) if args.lm.is_file() else None
-    args.tokenizer = matching_tokenizer(args.tokenizer, args.lm, lm_ckpt)
+    lm_source = args.model if args.model is not None else args.lm
+    if args.model is not None:
+        args.tokenizer, lm_ckpt, lm_step = shipped_tokenizer(args.model), None, "exported"
+    else:
+        lm_ckpt = torch.load(args.lm, map_location="cpu", weights_only=False) if args.lm.is_file() else None
+        args.tokenizer = matching_tokenizer(args.tokenizer, args.lm, lm_ckpt)
+        lm_step = (lm_ckpt or {}).get("step")
     tokenizer = MotionTokenizer.from_checkpoint(args.tokenizer) if args.tokenizer.is_file() else None
     result: dict[str, Any] = {"meta": {
         "corpus": str(args.corpus), "split": "test", "clips": len(test), "evaluator": str(ev_path),
         "tokenizer": str(args.tokenizer) if tokenizer is not None else None,
-        "lm": str(args.lm) if args.lm.is_file() else None, "seed": args.seed,
-        "date": time.strftime("%Y-%m-%d %H:%M"), "lm_step": None}}
+        "lm": str(lm_source) if lm_source.exists() else None, "seed": args.seed,
+        "date": time.strftime("%Y-%m-%d %H:%M"), "lm_step": lm_step}}
     log(f"reference: {len(test)} test clips")
     result["reference"], cache = reference_block(test, ev, embedder, tokenizer, args)
     embedder.save()
-    if not args.lm.is_file() or tokenizer is None:
-        why = f"no LM checkpoint at {args.lm}" if not args.lm.is_file() else f"no tokenizer checkpoint at {args.tokenizer}"
+    if not lm_source.exists() or tokenizer is None:
+        why = f"no LM at {lm_source}" if not lm_source.exists() else f"no tokenizer checkpoint at {args.tokenizer}"
         result["language2motion"] = result["motion2language"] = result["qa"] = {"status": why}
         return result
-    from training.lm_infer import load_lm
-
-    lm = load_lm(args.lm)
-    result["meta"]["lm_step"] = lm_ckpt.get("step")
+    lm = RuntimeLM(args.model) if args.model is not None else TorchLM(args.lm)
     del lm_ckpt
     result["language2motion"] = language2motion_block(test, lm, ev, embedder, tokenizer, cache, args)
     embedder.save()

@@ -43,11 +43,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--max-clips", type=int, default=None, help="use at most this many train clips")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this tokenizer checkpoint's weights and config (e.g. the shipped artifacts/tokenizer.pt)")
+    ap.add_argument("--group-weight", nargs="*", default=[], metavar="GROUP=W",
+                    help="override loss weights per parameter group, e.g. neck=6 eyes=2 (also over --init's)")
     ap.add_argument("--every", type=int, default=250, help="checkpoint and log interval (steps)")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     return ap.parse_args(argv)
+
+
+def parse_group_weights(items: list[str], cfg: TokenizerConfig) -> dict[str, float]:
+    groups = set(cfg.group_slices())
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if name not in groups or not weight > 0:
+            raise SystemExit(f"error: --group-weight {item!r}: want GROUP=W with GROUP in {sorted(groups)} and W > 0")
+        out[name] = weight
+    return out
 
 
 def lr_at(step: int, args) -> float:
@@ -70,6 +87,8 @@ def main(argv=None) -> int:
         cfg = TokenizerConfig(hidden=args.hidden, num_codes=args.codes, code_dim=args.code_dim,
                               include_global=args.include_global)
         model = MotionTokenizer(cfg).to(rt.device)
+    if args.group_weight:
+        model.set_group_weights({**cfg.group_weights, **parse_group_weights(args.group_weight, cfg)})
     features = load_split_features(args.corpus, "train", cfg.num_expression, cfg.include_global, args.max_clips)
     sampler = WindowSampler(features, args.window, seed=args.seed * 1000 + rt.rank)
     stacked = np.concatenate(features)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from facelm.commands._common import add_model_arg
 from facelm.errors import FacelmError
+from facelm.lm_runtime import DEFAULT_GUIDANCE
 
 
 def register(sub) -> None:
@@ -23,8 +24,9 @@ def register(sub) -> None:
                    help="sampling temperature, 0 is greedy (default 0.8)")
     p.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest tokens (default 0: off)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
-    p.add_argument("--guidance", type=float, default=1.0,
-                   help="classifier-free guidance scale (default 1: off; about 2 follows the prompt harder)")
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                   help=f"classifier-free guidance scale (default {DEFAULT_GUIDANCE:g}; 1 is off, higher follows "
+                        "the prompt harder)")
     add_model_arg(p)
     p.set_defaults(func=run)
 
