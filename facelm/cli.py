@@ -23,6 +23,9 @@ COMMANDS = (
     "speak",
     "generate",
     "describe",
+    "launch",
+    "record",
+    "demo",
 )
 
 
