@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -46,14 +45,18 @@ def code_version() -> str:
 
 
 def update_manifest(out_dir: Path, section: str, content: dict) -> Path:
-    """Merge one model's section into ``out_dir/manifest.json`` (other sections are kept)."""
+    """Merge one model's section into ``out_dir/manifest.json`` (other sections are kept).
+
+    The section gets the fields ``export.manifest`` defines: file sizes, graph opsets
+    and the exporter versions it was made with.
+    """
+    from export.manifest import describe_entries, exporter_versions, write_manifest
+
     path = Path(out_dir) / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
     manifest.setdefault("format", "facelm-model/1")
-    manifest["exporter"] = {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
-                            "code_version": code_version()}
-    manifest[section] = content
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)
+    versions = exporter_versions(code_version())
+    manifest["exporter"] = versions
+    manifest[section] = {**describe_entries(out_dir, content), "exporter": versions}
+    write_manifest(path, manifest)
     return path

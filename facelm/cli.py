@@ -23,6 +23,8 @@ COMMANDS = (
     "speak",
     "generate",
     "describe",
+    "check-model",
+    "bench",
     "launch",
     "record",
     "demo",
@@ -36,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"facelm.commands.{name}")
+            module = importlib.import_module(f"facelm.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"facelm.commands.{name}":
+            if exc.name != f"facelm.commands.{name.replace('-', '_')}":
                 raise  # a real missing dependency: let it show
             continue  # command not part of this install
         module.register(sub)

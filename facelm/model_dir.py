@@ -1,7 +1,10 @@
 """A model directory: ``manifest.json`` plus the files it names, verified before use.
 
-The manifest records every file's sha256; a missing, truncated or tampered file
-is refused with a one-line error naming it, before onnxruntime ever sees it.
+The manifest records every file's sha256 and size; a missing, truncated or
+tampered file is refused with a one-line error naming it, before onnxruntime ever
+sees it, and a graph whose inputs or outputs differ from the manifest's (names,
+ranks, fixed sizes such as the vocabulary) is refused when its session is made.
+``check()`` runs every test at once for ``facelm check-model``.
 """
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+import re
 from typing import Any
 
 from facelm.errors import FacelmError
+from facelm.providers import RuntimeOptions
 
 MANIFEST = "manifest.json"
 FORMAT = "facelm-model/1"
@@ -47,10 +52,12 @@ def file_sha256(path: Path) -> str:
 
 
 class ModelDir:
-    """Read-only view of a verified model directory."""
+    """Read-only view of a verified model directory; ``options`` say how its graphs run."""
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, provider: str | None = None,
+                 threads: int | None = None, options: RuntimeOptions | None = None):
         self.path = Path(path) if path is not None else default_model_dir()
+        self.options = options or RuntimeOptions.from_env(provider, threads)
         mpath = self.path / MANIFEST
         if not mpath.is_file():
             raise FacelmError(f"{mpath}: no model manifest here (train and export a model, or pass --model DIR)")
@@ -58,8 +65,11 @@ class ModelDir:
             self.manifest: dict[str, Any] = json.loads(mpath.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FacelmError(f"{mpath}: manifest is not valid JSON ({exc})") from None
-        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
-            raise FacelmError(f"{mpath}: unknown manifest format {self.manifest.get('format')!r}, want {FORMAT!r}")
+        if not isinstance(self.manifest, dict):
+            raise FacelmError(f"{mpath}: manifest is not a JSON object")
+        if self.manifest.get("format") != FORMAT:
+            raise FacelmError(f"{mpath}: manifest format {self.manifest.get('format')!r} is not {FORMAT!r} "
+                              "(exported for another facelm version)")
 
     def section(self, name: str) -> dict[str, Any]:
         if name not in self.manifest:
@@ -67,12 +77,15 @@ class ModelDir:
         return self.manifest[name]
 
     def file(self, entry: dict[str, Any]) -> Path:
-        """Path of a manifest file entry ({file, sha256}) after checking it exists and matches."""
+        """Path of a manifest file entry ({file, sha256[, bytes]}) after checking it exists and matches."""
         path = self.path / entry["file"]
         if not path.is_file():
             raise FacelmError(f"{path}: model file is missing")
-        if file_sha256(path) != entry.get("sha256"):
-            raise FacelmError(f"{path}: sha256 does not match the manifest (truncated, modified or from another model)")
+        if file_sha256(path) != entry.get("sha256"):  # the hash decides; the size only names the damage
+            want, size = entry.get("bytes"), path.stat().st_size
+            if want is not None and size < int(want):
+                raise FacelmError(f"{path}: truncated ({size} of {want} bytes)")
+            raise FacelmError(f"{path}: sha256 mismatch (file changed since export)")
         return path
 
     def entries(self) -> list[tuple[str, dict[str, Any]]]:
@@ -94,6 +107,129 @@ class ModelDir:
         return [str(self.file(entry)) for _, entry in self.entries()]
 
     def session(self, entry: dict[str, Any]):
-        """An onnxruntime session for a verified graph file."""
-        from facelm.onnx_session import create_session
-        return create_session(self.file(entry))
+        """A session for a verified graph whose inputs and outputs are the manifest's.
+
+        onnxruntime with the chosen provider, or a prebuilt TensorRT engine
+        (provider ``tensorrt-engine``); both answer ``run(None, feed)`` and ``get_inputs()``.
+        """
+        path = self.file(entry)
+        if self.options.provider == "tensorrt-engine":
+            from facelm.tensorrt_backend import load_engine_session
+            session = load_engine_session(path, entry, self.options)
+        else:
+            from facelm.onnx_session import create_session
+            session = create_session(path, options=self.options)
+        check_io(session, entry, path)
+        return session
+
+    def check(self) -> list[tuple[str, str, str]]:
+        """Every test ``facelm check-model`` reports: rows of (what, "OK" | "FAIL", detail)."""
+        rows = []
+        for name, entry in self.entries():
+            try:
+                path = self.file(entry)
+                detail = f"{path.stat().st_size} bytes, sha256 {entry['sha256'][:12]}"
+                if path.suffix == ".onnx":
+                    session = self.session(entry)
+                    detail += f", {len(session.get_inputs())} inputs / {len(session.get_outputs())} outputs match"
+                elif path.suffix == ".json":
+                    json.loads(path.read_text())
+                rows.append((str(path), "OK", detail))
+            except FacelmError as exc:
+                rows.append((str(self.path / entry["file"]), "FAIL", str(exc).split(": ", 1)[-1]))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                rows.append((str(self.path / entry["file"]), "FAIL", f"not valid JSON ({exc})"))
+        for what, problem in consistency(self):
+            rows.append((what, "FAIL" if problem else "OK", problem or "consistent"))
+        return rows
+
+
+# -- graph I/O against the manifest -----------------------------------------------------------
+def io_pattern(name: str) -> re.Pattern:
+    """Manifest I/O names may stand for a family: ``past_key_<layer>`` is past_key_0, past_key_1, ..."""
+    return re.compile("".join(r"\d+" if part.startswith("<") else re.escape(part)
+                              for part in re.split(r"(<[^>]+>)", name)) + "$")
+
+
+def check_io(session, entry: dict[str, Any], path: Path) -> None:
+    """Graph inputs/outputs must be the manifest's: same names, ranks and fixed sizes.
+
+    A size the manifest writes as a number (the vocabulary, a feature width) must
+    be that number in the graph; a named size (B, T) may be anything the graph accepts.
+    """
+    for kind, nodes in (("input", session.get_inputs()), ("output", session.get_outputs())):
+        declared = entry.get(f"{kind}s")
+        if declared is None:
+            continue
+        patterns = {name: io_pattern(name) for name in declared}
+        seen = set()
+        for node in nodes:
+            match = next((n for n, p in patterns.items() if p.match(node.name)), None)
+            if match is None:
+                raise FacelmError(f"{path}: graph {kind} '{node.name}' is not in the manifest "
+                                  f"(it lists {', '.join(declared)})")
+            seen.add(match)
+            want, have = list(declared[match]), list(node.shape)
+            fixed_differs = any(isinstance(w, int) and isinstance(h, int) and w != h for w, h in zip(want, have))
+            if len(want) != len(have) or fixed_differs:
+                raise FacelmError(f"{path}: graph {kind} '{node.name}' has shape {_dims(have)}, "
+                                  f"the manifest says {_dims(want)}")
+        missing = [n for n in declared if n not in seen]
+        if missing:
+            raise FacelmError(f"{path}: graph has no {kind} '{missing[0]}' that the manifest lists")
+
+
+def _dims(shape) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+# -- sections against each other ---------------------------------------------------------------
+def consistency(model: ModelDir) -> list[tuple[str, str]]:
+    """(what, problem or "") for each cross-section contract the present sections make."""
+    m, out = model.manifest, []
+
+    def rule(what: str, ok: bool, problem: str) -> None:
+        out.append((what, "" if ok else problem))
+
+    lm, tok, audio = m.get("lm"), m.get("tokenizer"), m.get("audio")
+    if lm:
+        cfg = lm.get("config", {})
+        size = cfg.get("vocab_size")
+        logits = lm.get("graph", {}).get("outputs", {}).get("logits", [None, None])[-1]
+        rule("lm: vocab_size", logits in (None, size),
+             f"config vocab_size {size} but the graph's logits are {logits} wide")
+        rule("lm: vocabulary layout", lm.get("motion_offset", 0) + lm.get("num_motion", 0) == size,
+             f"motion_offset {lm.get('motion_offset')} + num_motion {lm.get('num_motion')} != vocab_size {size}")
+        try:
+            from facelm.vocab import Vocab
+            vocab = Vocab.load(model.file(lm["vocab"]))
+            layout = {"size": vocab.size, "text_offset": vocab.text_offset, "motion_offset": vocab.motion_offset,
+                      "special_ids": {name: i for i, name in enumerate(vocab.specials)}}
+            want = {"size": size, **{k: lm.get(k, layout[k]) for k in ("text_offset", "motion_offset", "special_ids")}}
+            differs = [k for k in layout if layout[k] != want[k]]
+            rule("lm: vocabulary file", not differs, f"{lm['vocab']['file']} disagrees with the manifest on "
+                 f"{', '.join(differs)}")
+        except (FacelmError, KeyError, ValueError, TypeError) as exc:
+            rule("lm: vocabulary file", False, str(exc))
+    if lm and tok:
+        rule("lm + tokenizer: motion codes", lm.get("num_motion") == tok.get("num_codes"),
+             f"lm has {lm.get('num_motion')} motion ids, the tokenizer {tok.get('num_codes')} codes")
+        rule("lm + tokenizer: frames per token", lm.get("frames_per_token") == tok.get("frames_per_token")
+             and lm.get("fps") == tok.get("fps"),
+             f"lm {lm.get('frames_per_token')} frames/token at {lm.get('fps')} fps, tokenizer "
+             f"{tok.get('frames_per_token')} at {tok.get('fps')}")
+        want = lm.get("motion_tokenizer_decoder_sha256")
+        rule("lm + tokenizer: same tokenizer", want in (None, tok.get("decoder_step", {}).get("sha256")),
+             "the lm was exported beside another motion tokenizer (decoder sha256 differs)")
+    if lm and "text_encoder" in m:
+        dim = m["text_encoder"].get("dim")
+        rule("lm + text_encoder: prefix width", lm.get("config", {}).get("cond_dim") in (None, dim),
+             f"lm reads {lm.get('config', {}).get('cond_dim')}-d prompts, the text encoder writes {dim}-d")
+    if tok:
+        width = tok.get("input_dim")
+        rule("tokenizer: normalisation", len(tok.get("mean", [])) == width == len(tok.get("std", [])),
+             f"mean/std have {len(tok.get('mean', []))}/{len(tok.get('std', []))} values, input_dim {width}")
+    if audio and tok:
+        rule("audio + tokenizer: fps", audio.get("fps") == tok.get("fps"),
+             f"audio at {audio.get('fps')} fps, tokenizer at {tok.get('fps')}")
+    return out

@@ -1,25 +1,39 @@
-"""onnxruntime session creation with facelm's defaults and clear errors."""
+"""onnxruntime session creation with facelm's settings (``facelm.providers``) and one-line errors."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import onnxruntime as ort
 
 from facelm.errors import FacelmError
+from facelm.providers import RuntimeOptions, optimized_cache_path, provider_options, resolve_providers, \
+    session_options
 
 
-def create_session(path: Path, providers: list[str] | None = None, threads: int | None = None) -> ort.InferenceSession:
-    """Load an ONNX graph on CPU (default); a graph onnxruntime cannot parse is a one-line error."""
-    opts = ort.SessionOptions()
-    # Several small sessions share one process: one intra-op thread each, no spinning,
-    # so they do not fight over a robot's few cores.
-    opts.intra_op_num_threads = threads or int(os.environ.get("FACELM_THREADS", "1"))
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
+def create_session(path: Path, providers: list[str] | None = None, threads: int | None = None,
+                   options: RuntimeOptions | None = None) -> ort.InferenceSession:
+    """Load an ONNX graph; a graph onnxruntime cannot parse is a one-line error naming it.
+
+    ``options`` (default: from the environment) picks the provider, threads and caches;
+    ``providers``/``threads`` override them for a caller that needs an exact list.
+    """
+    options = options or RuntimeOptions.from_env(threads=threads)
+    if threads is not None:
+        options = RuntimeOptions(options.provider, int(threads), options.optimized_cache, options.engine_cache,
+                                 options.fp16)
+    providers = providers or resolve_providers(options.provider if options.provider != "tensorrt-engine"
+                                               else "cpu")
+    source = Path(path)
+    opts = session_options(options, source)
+    if options.optimized_cache is not None:
+        cached = optimized_cache_path(options.optimized_cache, source)
+        if cached.is_file():  # made from this very graph (the name carries its sha256): skip optimising again
+            source = cached
+            opts.optimized_model_filepath = ""
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=providers or ["CPUExecutionProvider"])
+        return ort.InferenceSession(str(source), sess_options=opts, providers=providers,
+                                    provider_options=provider_options(providers, options))
     except Exception as exc:  # onnxruntime raises several private exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise FacelmError(f"{path}: onnxruntime cannot load this graph ({first[:200]})") from None
