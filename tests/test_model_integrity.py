@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facelm.cli import main as cli
@@ -229,3 +230,37 @@ def test_manifest_refresh_adds_fields_and_refuses_a_changed_file(model):
     tamper(model / "lm.onnx")
     with pytest.raises(FacelmError, match="sha256 mismatch"):
         refresh(model)
+
+
+# -- the shipped graphs compute what their shipped torch checkpoints do --------------------------------
+@pytest.fixture(scope="module")
+def torch_side():
+    pytest.importorskip("torch")
+    if not (ARTIFACTS / "manifest.json").is_file():
+        pytest.skip("no shipped model")
+    from export.bench_torch import torch_audio, torch_codec
+    model = ModelDir(ARTIFACTS)
+    return {"codec": torch_codec(model), "audio": torch_audio(model)}
+
+
+def test_shipped_tokenizer_graphs_match_tokenizer_pt(torch_side):
+    from facelm.codec import MotionCodec
+    ort_codec, pt_codec = MotionCodec(ARTIFACTS), torch_side["codec"]
+    ids = np.random.default_rng(0).integers(0, ort_codec.num_codes, 40)
+    a, b = ort_codec.decode(ids).to_array(False), pt_codec.decode(ids).to_array(False)
+    assert np.abs(a - b).max() < 1e-4  # same weights (fp16-rounded in both), fp32 arithmetic
+    clip = ort_codec.decode(ids)
+    assert (ort_codec.encode(clip) == pt_codec.encode(clip)).mean() >= 0.95  # argmin ties may flip a rare id
+
+
+def test_shipped_audio_graph_matches_audio_pt(torch_side):
+    from facelm.audio import AudioToMotion
+    t = np.arange(32000) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
+    rows = []
+    for engine in (AudioToMotion(ARTIFACTS), torch_side["audio"]):
+        stream = engine.stream()
+        rows.append(np.concatenate([stream.push(speech[i:i + 320]) for i in range(0, len(speech), 320)]
+                                   + [stream.flush()]))
+    assert rows[0].shape == rows[1].shape == (50, rows[0].shape[1])
+    assert np.abs(rows[0] - rows[1]).max() < 1e-3
