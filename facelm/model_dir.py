@@ -118,9 +118,27 @@ class ModelDir:
             session = load_engine_session(path, entry, self.options)
         else:
             from facelm.onnx_session import create_session
-            session = create_session(path, options=self.options)
+            profile = self.trt_profile(entry) if self.options.provider == "tensorrt" else None
+            session = create_session(path, options=self.options, trt_profile=profile)
         check_io(session, entry, path)
         return session
+
+    def trt_profile(self, entry: dict[str, Any]) -> dict:
+        """TensorRT optimisation profile of a graph: input -> (min, opt, max) shapes.
+
+        Reads the graph's inputs with a plain CPU session (fixed sizes stay fixed); the
+        ranges of its dynamic sizes come from the manifest (``tensorrt_backend.dim_range``).
+        """
+        import onnxruntime as ort
+
+        from facelm.tensorrt_backend import profile_shapes
+        section = next((name.split("/")[0] for name, e in self.entries() if e is entry), None)
+        if section is None:
+            raise FacelmError(f"{entry.get('file')}: not an entry of {self.path / MANIFEST}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        graph = ort.InferenceSession(str(self.file(entry)), opts, providers=["CPUExecutionProvider"])
+        return profile_shapes(section, self.section(section), entry, [(i.name, i.shape) for i in graph.get_inputs()])
 
     def check(self) -> list[tuple[str, str, str]]:
         """Every test ``facelm check-model`` reports: rows of (what, "OK" | "FAIL", detail)."""

@@ -11,11 +11,12 @@ from facelm.providers import RuntimeOptions, optimized_cache_path, provider_opti
 
 
 def create_session(path: Path, providers: list[str] | None = None, threads: int | None = None,
-                   options: RuntimeOptions | None = None) -> ort.InferenceSession:
+                   options: RuntimeOptions | None = None, trt_profile: dict | None = None) -> ort.InferenceSession:
     """Load an ONNX graph; a graph onnxruntime cannot parse is a one-line error naming it.
 
     ``options`` (default: from the environment) picks the provider, threads and caches;
-    ``providers``/``threads`` override them for a caller that needs an exact list.
+    ``providers``/``threads`` override them for a caller that needs an exact list;
+    ``trt_profile`` gives the TensorRT execution provider its optimisation profile.
     """
     options = options or RuntimeOptions.from_env(threads=threads)
     if threads is not None:
@@ -33,7 +34,7 @@ def create_session(path: Path, providers: list[str] | None = None, threads: int 
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         return ort.InferenceSession(str(source), sess_options=opts, providers=providers,
-                                    provider_options=provider_options(providers, options))
+                                    provider_options=provider_options(providers, options, trt_profile))
     except Exception as exc:  # onnxruntime raises several private exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise FacelmError(f"{path}: onnxruntime cannot load this graph ({first[:200]})") from None

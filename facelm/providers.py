@@ -88,8 +88,10 @@ def resolve_providers(name: str, available: list[str] | None = None) -> list[str
     return chosen
 
 
-def provider_options(providers: list[str], options: RuntimeOptions) -> list[dict]:
-    """Per-provider settings: the TensorRT EP keeps its engines in a cache, fp16 when asked."""
+def provider_options(providers: list[str], options: RuntimeOptions, trt_profile: dict | None = None) -> list[dict]:
+    """Per-provider settings: the TensorRT EP keeps its engines in a cache, fp16 when asked, and
+    gets explicit optimisation profiles (input -> (min, opt, max) shapes, ``tensorrt_backend.profile_shapes``)
+    so a growing KV cache stays inside one engine instead of rebuilding it at new lengths."""
     out = []
     for p in providers:
         if p == "TensorrtExecutionProvider":
@@ -97,10 +99,19 @@ def provider_options(providers: list[str], options: RuntimeOptions) -> list[dict
             if options.engine_cache is not None:
                 trt |= {"trt_engine_cache_enable": "1", "trt_engine_cache_path": str(options.engine_cache),
                         "trt_timing_cache_enable": "1"}
+            if trt_profile:
+                trt |= trt_profile_options(trt_profile)
             out.append(trt)
         else:
             out.append({})
     return out
+
+
+def trt_profile_options(profile: dict) -> dict[str, str]:
+    """The TensorRT EP's profile options: ``name:1x4x0x64,name2:...`` for min, opt and max."""
+    def spec(which: int) -> str:
+        return ",".join(f"{name}:{'x'.join(str(d) for d in shapes[which])}" for name, shapes in profile.items())
+    return {"trt_profile_min_shapes": spec(0), "trt_profile_opt_shapes": spec(1), "trt_profile_max_shapes": spec(2)}
 
 
 def session_options(options: RuntimeOptions, graph: Path | None = None):

@@ -205,7 +205,7 @@ class TensorRTSession:
             out = np.empty(tuple(self.context.get_tensor_shape(name)), self._dtype[name])
             self.context.set_tensor_address(name, self._buffer(name, out.nbytes))
             results[name] = out
-        if not self.context.execute_async_v3(self._stream):
+        if not self.context.execute_async_v3(int(self._stream)):  # TensorRT takes the raw handle
             raise FacelmError(f"{self.label}: TensorRT execution failed")
         for name, out in results.items():
             if out.nbytes:

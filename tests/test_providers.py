@@ -118,3 +118,19 @@ def test_optimized_model_cache_is_written_then_used(decoder_entry, tmp_path):
     feed = {"ids": np.array([7], np.int64), "state": np.zeros((1, 11264), np.float32)}
     for a, b in zip(first.run(None, feed), second.run(None, feed)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_tensorrt_provider_gets_the_profile_of_each_graph():
+    """The TensorRT EP is handed explicit min/opt/max shapes (so the LM's growing cache keeps one engine)."""
+    model = ModelDir(ARTIFACTS, provider="tensorrt")
+    profile = model.trt_profile(model.section("lm")["graph"])
+    opts = providers.provider_options(["TensorrtExecutionProvider", CPU], model.options, profile)
+    trt = opts[0]
+    assert opts[1] == {} and trt["trt_fp16_enable"] == "0"
+    assert trt["trt_profile_min_shapes"].startswith("ids:1x1,prefix:1x0x384,past_key_0:1x4x0x64,")
+    assert "past_value_3:1x4x256x64" in trt["trt_profile_max_shapes"]
+    assert trt["trt_profile_opt_shapes"].count(",") == len(profile) - 1
+    cached = providers.provider_options(["TensorrtExecutionProvider"],
+                                        RuntimeOptions("tensorrt", 1, engine_cache=Path("/c"), fp16=True))[0]
+    assert cached == {"trt_fp16_enable": "1", "trt_engine_cache_enable": "1", "trt_engine_cache_path": "/c",
+                      "trt_timing_cache_enable": "1"}
