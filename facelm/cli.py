@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from facelm import __version__
 from facelm.errors import FacelmError
+from facelm.providers import CHOICES as PROVIDER_CHOICES
 
 # Module names under facelm.commands, in the order ``--help`` lists them.
 COMMANDS = (
@@ -35,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facelm", description="Facial motion as a language: FLAME clips, tokens, text, ROS 2.")
     parser.add_argument("--version", action="version", version=f"facelm {__version__}")
+    parser.add_argument("--provider", dest="global_provider", choices=PROVIDER_CHOICES, default=None,
+                        help="what runs the graphs of any command: cpu, cuda, tensorrt (onnxruntime execution "
+                             "providers, CPU fallback) or tensorrt-engine; sets $FACELM_PROVIDER (default cpu)")
+    parser.add_argument("--threads", dest="global_threads", type=int, default=None, metavar="N",
+                        help="intra-op threads of each graph session; sets $FACELM_THREADS (default 1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -53,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    # Through the environment, so every model directory a command opens (and its child processes) uses them.
+    if args.global_provider:
+        os.environ["FACELM_PROVIDER"] = args.global_provider
+    if args.global_threads is not None:
+        os.environ["FACELM_THREADS"] = str(args.global_threads)
     try:
         return int(args.func(args) or 0)
     except FacelmError as exc:

@@ -134,3 +134,23 @@ def test_tensorrt_provider_gets_the_profile_of_each_graph():
                                         RuntimeOptions("tensorrt", 1, engine_cache=Path("/c"), fp16=True))[0]
     assert cached == {"trt_fp16_enable": "1", "trt_engine_cache_enable": "1", "trt_engine_cache_path": "/c",
                       "trt_timing_cache_enable": "1"}
+
+
+def test_global_flags_apply_to_every_command(tmp_path):
+    """``facelm --provider cuda decode ...``: the command runs, on CPU here, after the one fallback line."""
+    import json
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text(json.dumps({"format": "facelm-tokens/1", "ids": [5, 6, 7], "num_codes": 512,
+                                  "frames_per_token": 4, "fps": 25.0, "num_frames": 12}))
+
+    def facelm(*argv):
+        return subprocess.run([sys.executable, "-m", "facelm", *argv], capture_output=True, text=True, timeout=120,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("FACELM_")})
+
+    out = facelm("--provider", "cuda", "--threads", "2", "decode", str(tokens), "-o", str(tmp_path / "c.npz"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "c.npz").is_file()
+    if "CUDAExecutionProvider" not in HAVE:
+        assert out.stderr.count("provider cuda: onnxruntime has no CUDAExecutionProvider") == 1
+    bad = facelm("--threads", "0", "decode", str(tokens), "-o", str(tmp_path / "d.npz"))
+    assert (bad.returncode, bad.stderr) == (2, "error: threads must be an integer >= 1, got 0\n")
