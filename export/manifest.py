@@ -89,7 +89,8 @@ def refresh(model_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m export.manifest", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=Path("artifacts"),
                     help="model directory whose manifest.json to refresh (default artifacts)")
     args = ap.parse_args(argv)

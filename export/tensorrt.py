@@ -117,7 +117,8 @@ def _onnx_inputs(model: ModelDir, entry: dict) -> list[tuple[str, list]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m export.tensorrt", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None,
                     help="model directory with manifest.json (default: $FACELM_MODEL or the shipped artifacts/)")
     ap.add_argument("--cache", type=Path, default=None,
