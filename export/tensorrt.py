@@ -48,7 +48,7 @@ def build_engine(onnx_path: Path, shapes: dict, fp16: bool, workspace_mb: int) -
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
     if fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
+        config.set_flag(fp16_flag(trt))
     profile = builder.create_optimization_profile()
     for t in (network.get_input(i) for i in range(network.num_inputs)):
         if t.name not in shapes:
@@ -59,6 +59,16 @@ def build_engine(onnx_path: Path, shapes: dict, fp16: bool, workspace_mb: int) -
     if serialized is None:
         raise FacelmError(f"{onnx_path}: TensorRT could not build an engine (see its log above)")
     return bytes(serialized)
+
+
+def fp16_flag(trt):
+    """The builder flag that lets TensorRT 8-10 pick fp16 kernels; TensorRT 11 removed it (strong typing only)."""
+    flag = getattr(trt.BuilderFlag, "FP16", None)
+    if flag is None:
+        raise FacelmError(f"--fp16: TensorRT {trt.__version__} has no fp16 builder flag (strongly typed networks "
+                          "only): convert the ONNX graph to mixed precision first (NVIDIA ModelOpt AutoCast), "
+                          "or build fp32")
+    return flag
 
 
 def sample_feed(session, shapes: dict) -> dict[str, np.ndarray]:

@@ -115,3 +115,13 @@ def test_engines_match_onnxruntime(model, tmp_path):
     assert codes[0] == codes[1]
     frames = [MotionCodec(m).decode(codes[1]).to_array(False) for m in (gpu, cpu)]
     np.testing.assert_allclose(frames[0], frames[1], atol=1e-3)
+
+
+def test_fp16_flag_is_refused_clearly_where_tensorrt_removed_it():
+    """TensorRT 11 dropped BuilderFlag.FP16: --fp16 then says what to do instead of an AttributeError."""
+    from types import SimpleNamespace
+
+    from export.tensorrt import fp16_flag
+    assert fp16_flag(SimpleNamespace(BuilderFlag=SimpleNamespace(FP16="fp16"), __version__="10.3.0")) == "fp16"
+    with pytest.raises(FacelmError, match=r"^--fp16: TensorRT 11.4.0 has no fp16 builder flag"):
+        fp16_flag(SimpleNamespace(BuilderFlag=SimpleNamespace(), __version__="11.4.0"))
