@@ -118,7 +118,9 @@ class ModelDir:
             session = load_engine_session(path, entry, self.options)
         else:
             from facelm.onnx_session import create_session
-            profile = self.trt_profile(entry) if self.options.provider == "tensorrt" else None
+            from facelm.providers import available_providers
+            uses_trt = self.options.provider == "tensorrt" and "TensorrtExecutionProvider" in available_providers()
+            profile = self.trt_profile(entry) if uses_trt else None
             session = create_session(path, options=self.options, trt_profile=profile)
         check_io(session, entry, path)
         return session

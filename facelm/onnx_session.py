@@ -27,7 +27,7 @@ def create_session(path: Path, providers: list[str] | None = None, threads: int 
     source = Path(path)
     opts = session_options(options, source)
     if options.optimized_cache is not None:
-        cached = optimized_cache_path(options.optimized_cache, source)
+        cached = optimized_cache_path(options.optimized_cache, source, options.provider)
         if cached.is_file():  # made from this very graph (the name carries its sha256): skip optimising again
             source = cached
             opts.optimized_model_filepath = ""

@@ -130,14 +130,16 @@ def session_options(options: RuntimeOptions, graph: Path | None = None):
     opts.log_severity_level = 3
     if options.optimized_cache is not None and graph is not None:
         options.optimized_cache.mkdir(parents=True, exist_ok=True)
-        opts.optimized_model_filepath = str(optimized_cache_path(options.optimized_cache, graph))
+        opts.optimized_model_filepath = str(optimized_cache_path(options.optimized_cache, graph,
+                                                                   options.provider))
     return opts
 
 
-def optimized_cache_path(cache: Path, graph: Path) -> Path:
-    """Where onnxruntime writes ``graph`` optimised: named by its content, so a new graph never reuses it."""
+def optimized_cache_path(cache: Path, graph: Path, provider: str = "cpu") -> Path:
+    """Where onnxruntime writes ``graph`` optimised: named by its content and provider (an optimised graph
+    may hold provider-specific nodes), so a new graph or another provider never reuses it."""
     from facelm.model_dir import file_sha256
-    return Path(cache) / f"{Path(graph).stem}-{file_sha256(Path(graph))[:16]}.ort.onnx"
+    return Path(cache) / f"{Path(graph).stem}-{file_sha256(Path(graph))[:16]}-{provider}.ort.onnx"
 
 
 def add_provider_args(parser) -> None:
