@@ -194,9 +194,12 @@ def measure_node_startup(model: ModelDir, timeout: float = 30.0) -> dict:
     from facelm.ros_env import spawn_ros_python, stop_process
 
     t0 = time.perf_counter()
-    proc = spawn_ros_python(["-m", f"facelm.ros.{NODE}", "--ros-args", "-p", "autostart:=true",
-                             "-p", f"model:={model.path}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    # The model and provider through the environment every facelm node reads (ModelDir's defaults).
+    env = {"FACELM_MODEL": str(model.path), "FACELM_PROVIDER": model.options.provider,
+           "FACELM_THREADS": str(model.options.threads), "RCUTILS_COLORIZED_OUTPUT": "0",
+           "RCUTILS_LOGGING_BUFFERED_STREAM": "1"}
+    proc = spawn_ros_python(["-m", f"facelm.ros.{NODE}", "--ros-args", "-p", "autostart:=true"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     active = re.compile(rf"{NODE}.*\bactive\b")
