@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-import re
 from typing import Any
 
 from facelm.errors import FacelmError
-from facelm.providers import RuntimeOptions
+from facelm.providers import RuntimeOptions, available_providers
 
 MANIFEST = "manifest.json"
 FORMAT = "facelm-model/1"
@@ -118,7 +118,6 @@ class ModelDir:
             session = load_engine_session(path, entry, self.options)
         else:
             from facelm.onnx_session import create_session
-            from facelm.providers import available_providers
             uses_trt = self.options.provider == "tensorrt" and "TensorrtExecutionProvider" in available_providers()
             profile = self.trt_profile(entry) if uses_trt else None
             session = create_session(path, options=self.options, trt_profile=profile)
