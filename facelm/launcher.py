@@ -220,6 +220,67 @@ class Launcher:
                     _signal(node.proc, signal.SIGTERM)
 
 
+class WatchedProcess:
+    """A child whose output lines are kept (and echoed with a prefix) so a caller can wait for one.
+
+    What the demo and the tests use to run ``facelm launch`` / ``facelm record`` and wait
+    for their "... active" lines.
+    """
+
+    def __init__(self, label: str, cmd: list[str], env: dict[str, str] | None = None, echo: bool = True):
+        self.label, self.echo, self.lines = label, echo, []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            if self.echo:
+                print(f"  [{self.label}] {line}", flush=True)
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        """The first output line containing ``text``; FacelmError when the process ends or time runs out."""
+        from facelm.errors import FacelmError
+
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                hit = next((line for line in self.lines if text in line), None)
+                if hit is not None:
+                    return hit
+                if time.monotonic() > deadline or not self._reader.is_alive():
+                    why = f"exited {self.proc.poll()}" if self.proc.poll() is not None else f"{timeout:.0f} s"
+                    last = f"; last line: {self.lines[-1][:200]}" if self.lines else ""
+                    raise FacelmError(f"{self.label} did not report '{text}' ({why}{last})")
+                self._cond.wait(0.2)
+
+    def finish(self, timeout: float) -> int:
+        """Wait for the process to exit and its output to be read; its exit code."""
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT and up to ``timeout`` s to exit cleanly, then firmer; its exit code."""
+        from facelm.ros_env import stop_process
+
+        if self.proc.poll() is None:
+            _signal(self.proc, signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        code = stop_process(self.proc)
+        self._reader.join(5)
+        return code
+
+
 def _signal(proc: subprocess.Popen, sig: int) -> None:
     try:
         proc.send_signal(sig)

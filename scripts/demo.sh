@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: what facelm can do today, on real captured clips when ../shared is present.
+# make demo: real captured clips converted and rendered (when ../shared is present), then the
+# ROS 2 graph live: text and speech in, 25 fps frames received in another process, GIF and stats.
 set -euo pipefail
 VENV=${1:-.venv}
 FACELM="$VENV/bin/facelm"
@@ -26,5 +27,7 @@ if [ -n "$BEAT2" ]; then
   run "$FACELM" render "$OUT/livelink_rom.npz" -o "$OUT/livelink_rom.gif" --seconds 20
   run "$FACELM" render "$OUT/livelink_rom.npz" -o "$OUT/livelink_rom.png"
 fi
+# The live part: facelm launch + facelm record + a text command and a speech file (facelm/live_demo.py).
+run "$FACELM" demo --out "$OUT/live" --shared "$SHARED"
 echo "demo: outputs in $OUT"
 ls -la "$OUT"

@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,8 @@ import yaml
 import ros_helpers
 from facelm.errors import FacelmError
 from facelm.launch_file import load_launch_file, package_share, param_text, resolve_launch_file
-from facelm.ros_env import reserved_domain_id, spawn_ros_python, stop_process
+from facelm.launcher import WatchedProcess
+from facelm.ros_env import reserved_domain_id, ros_env, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_NODE = Path(__file__).with_name("launch_test_node.py")
@@ -187,39 +186,12 @@ launch:
 """)
 
 
-class LaunchProcess:
-    """``facelm launch`` as a child, its output collected line by line."""
-
-    def __init__(self, args, domain: int):
-        self.proc = spawn_ros_python(["-m", "facelm", "launch", *map(str, args)], domain_id=domain,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, text: str, timeout: float = ros_helpers.DEFAULT_TIMEOUT) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                hit = next((line for line in self.lines if text in line), None)
-                if hit is not None:
-                    return hit
-                if time.monotonic() > deadline or not self._reader.is_alive():
-                    pytest.fail(f"no {text!r} from facelm launch; output:\n" + "\n".join(self.lines))
-                self._cond.wait(0.2)
-
-    def finish(self, timeout: float) -> int:
-        """Wait for the launcher to exit and its output to be read; its exit code."""
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        return code
+def launch_process(args, domain: int) -> WatchedProcess:
+    """``facelm launch ARGS`` as a child in ``domain``, its output kept line by line."""
+    env = ros_env(domain, isolated=True)
+    env["PYTHONUNBUFFERED"] = "1"
+    return WatchedProcess("facelm launch", [sys.executable, "-m", "facelm", "launch", *map(str, args)], env,
+                          echo=False)
 
 
 @pytest.mark.ros
@@ -229,9 +201,9 @@ def test_launch_starts_configured_nodes_and_stops_them_cleanly_on_sigint(tmp_pat
     (tmp_path / "params.yaml").write_text("talker_a:\n  ros__parameters:\n    count: 7\n")
     path = _test_launch_file(tmp_path)
     with reserved_domain_id() as domain:
-        launch = LaunchProcess([path, "greeting:=bonjour"], domain)
+        launch = launch_process([path, "greeting:=bonjour"], domain)
         try:
-            ready = launch.wait_for("nodes active in")
+            ready = launch.wait_for("nodes active in", ros_helpers.DEFAULT_TIMEOUT)
             with ros_helpers.python_script_child("listener", SCRIPT, "listener", domain_id=domain) as listener:
                 heard = listener.expect("heard")
             pids = [int(line.split("pid ")[1].rstrip(")")) for line in launch.lines if "(pid " in line]
@@ -257,7 +229,7 @@ def test_launch_exits_non_zero_naming_a_node_that_dies(tmp_path):
     (tmp_path / "params.yaml").write_text("{}\n")
     path = _test_launch_file(tmp_path, die=True)
     with reserved_domain_id() as domain:
-        launch = LaunchProcess([path], domain)
+        launch = launch_process([path], domain)
         try:
             code = launch.finish(60)
         finally:

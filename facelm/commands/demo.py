@@ -1,0 +1,55 @@
+"""``facelm demo``: start the default graph, drive it with text then speech, measure what comes out."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo", help="run the ROS 2 graph end to end: text and speech in, 25 fps frames out, GIF and stats",
+        description="Start the default ROS 2 graph plus audio_to_motion with `facelm launch` in a "
+                    "private ROS domain, record /face/flame in another process (`facelm record`), "
+                    "send a text command and then a speech file, and write the received frames as "
+                    "a clip, a GIF and an MCAP; print first-frame latency and 25 Hz interval statistics.")
+    p.add_argument("--out", default="out/demo/live", metavar="DIR", help="output folder (default out/demo/live)")
+    p.add_argument("--text", default="nod slowly, then smile", help="the text command to send")
+    p.add_argument("--seconds", type=float, default=4.0, help="how long to let the text motion play (default 4)")
+    p.add_argument("--no-audio", action="store_true", help="skip the speech part")
+    p.add_argument("--audio-seconds", type=float, default=6.0,
+                   help="seconds of speech to send (default 6; BEAT2's file is cut to this)")
+    p.add_argument("--shared", metavar="DIR",
+                   help="the shared folder with realdata/ (default $FACELM_SHARED or ../shared)")
+    p.add_argument("--gif-size", type=int, default=192, help="face panel size of the GIF (default 192)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from facelm.errors import FacelmError
+    from facelm.live_demo import run_demo
+    from facelm.render import RenderOptions, render_file
+
+    if not 0 < args.seconds <= 60 or not 0 < args.audio_seconds <= 60:
+        raise FacelmError("--seconds and --audio-seconds must be within (0, 60]")
+    shared = Path(args.shared or os.environ.get("FACELM_SHARED") or Path.cwd().parent / "shared")
+    out = Path(args.out)
+    stats = run_demo(out, text=args.text, seconds=args.seconds, audio=not args.no_audio,
+                     audio_seconds=args.audio_seconds, shared=shared if shared.is_dir() else None)
+    gif = render_file(out / "live.npz", out / "live.gif", RenderOptions(size=args.gif_size))
+    print(f"demo: {gif.frames} frames rendered to {gif.path}; recording {out / 'live.mcap'} (opens in Foxglove)")
+    _print_stats(stats)
+    return 0
+
+
+def _print_stats(stats: dict) -> None:
+    def ms(value):
+        return "n/a" if value is None else f"{value:.1f} ms"
+
+    print(f"demo: text -> first /face/flame frame in another process: {ms(stats['first_frame_latency_ms'])}")
+    if "audio_first_frame_latency_ms" in stats:
+        print(f"demo: first audio chunk -> first speech frame: {ms(stats['audio_first_frame_latency_ms'])}")
+    print(f"demo: {stats['frames']} frames received over {stats.get('seconds', 0):.1f} s; interval p50 "
+          f"{ms(stats['interval_p50_ms'])}, p99 {ms(stats['interval_p99_ms'])}, max {ms(stats['interval_max_ms'])}; "
+          f"dropped {stats['dropped']}")
