@@ -145,13 +145,20 @@ def speech_wav(out: Path, seconds: float, shared: Path | None) -> tuple[Path, st
     return path, f"eSpeak NG: {text!r}"
 
 
+# Further commands when --commands N > 1 asks for more latency samples.
+FOLLOW_UPS = ("look to the left and frown", "shake your head, surprised", "smile and tilt your head",
+              "look up, then nod twice", "calm, looking straight ahead")
+
+
 def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds: float,
-             shared: Path | None, ready_timeout: float = 120.0) -> dict:
+             shared: Path | None, commands: int = 1, ready_timeout: float = 120.0) -> dict:
     from facelm.ros_env import reserved_domain_id, ros_env
 
     out.mkdir(parents=True, exist_ok=True)
     bag = out / "live.mcap"
     bag.unlink(missing_ok=True)
+    texts = [text, *(FOLLOW_UPS * commands)][:commands]
+    wav_info = None
     with reserved_domain_id() as domain:
         env = ros_env(domain, isolated=True)
         env["PYTHONUNBUFFERED"] = "1"
@@ -161,12 +168,9 @@ def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds
         try:
             launch.wait_for("nodes active in", ready_timeout)
             receiver = WatchedProcess("receiver", [sys.executable, "-m", "facelm", "record", "-o", str(bag),
-                                                  "--topics", *RECORDED], env)
+                                                   "--topics", *RECORDED], env)
             receiver.wait_for(f"recording {FLAME_TOPIC}", 30)
-            sent_ns = _send_command(text, domain)
-            print(f"demo: sent /face/command {text!r}")
-            time.sleep(seconds + 1.5)
-            wav_info = None
+            sent = _send_commands(texts, seconds + 1.5, domain)
             if audio:
                 wav, wav_info = speech_wav(out, audio_seconds, shared)
                 print(f"demo: playing {wav} on /face/audio ({wav_info})")
@@ -184,33 +188,36 @@ def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds
             launch_code = launch.stop(30)
     if launch_code != 0:
         raise FacelmError(f"demo: facelm launch exited with code {launch_code}")
-    return summarise(bag, out, sent_ns, text, wav_info)
+    return summarise(bag, out, sent, texts, wav_info)
 
 
-def summarise(bag: Path, out: Path, sent_ns: int, text: str, wav_info: str | None) -> dict:
+def summarise(bag: Path, out: Path, sent: list[int], texts: list[str], wav_info: str | None) -> dict:
     frames = read_received_frames(bag)
-    latency, stream = first_frame_latency(frames, sent_ns)
-    stats = {"text": text, "first_frame_latency_ms": latency, "text_stream_id": stream,
+    latencies = [first_frame_latency(frames, t)[0] for t in sent]
+    measured = [x for x in latencies if x is not None]
+    stats = {"commands": texts, "first_frame_latency_ms": latencies,
+             "first_frame_latency_p50_ms": float(np.median(measured)) if measured else None,
              **interval_stats(frames.times_ns)}
     audio_sent = first_message_time(bag, "/face/audio")
     if wav_info is not None:
         stats["audio"] = wav_info
         stats["audio_first_frame_latency_ms"] = (first_frame_latency(frames, audio_sent)[0]
                                                  if audio_sent is not None else None)
-    clip_path = out / "live.npz"
-    frames.clip().save(clip_path)
+    frames.clip().save(out / "live.npz")
     (out / "live_stats.json").write_text(json.dumps(stats, indent=2))
     return stats
 
 
-def _send_command(text: str, domain: int) -> int:
-    """Publish one /face/command from this process once text_to_motion subscribes; the send time (ns)."""
+def _send_commands(texts: list[str], gap: float, domain: int) -> list[int]:
+    """Publish each text on /face/command from this process, ``gap`` seconds apart, once
+    text_to_motion subscribes; the send times (ns, wall clock, as the recording's)."""
     from facelm.ros_env import apply_ros_env
 
     apply_ros_env(domain, isolated=True)
     import rclpy
     from std_msgs.msg import String
 
+    sent = []
     rclpy.init()
     try:
         node = rclpy.create_node("facelm_demo")
@@ -221,9 +228,11 @@ def _send_command(text: str, domain: int) -> int:
                 raise FacelmError("demo: nothing subscribes to /face/command")
             time.sleep(0.02)
         time.sleep(0.3)  # let the subscriber match us too (matching is two-sided)
-        sent = time.time_ns()
-        pub.publish(String(data=text))
-        time.sleep(0.2)  # let the reliable write go out before this node is gone
+        for text in texts:
+            sent.append(time.time_ns())
+            pub.publish(String(data=text))
+            print(f"demo: sent /face/command {text!r}", flush=True)
+            time.sleep(gap)
         node.destroy_node()
     finally:
         rclpy.shutdown()

@@ -13,7 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "a clip, a GIF and an MCAP; print first-frame latency and 25 Hz interval statistics.")
     p.add_argument("--out", default="out/demo/live", metavar="DIR", help="output folder (default out/demo/live)")
     p.add_argument("--text", default="nod slowly, then smile", help="the text command to send")
-    p.add_argument("--seconds", type=float, default=4.0, help="how long to let the text motion play (default 4)")
+    p.add_argument("--seconds", type=float, default=4.0, help="how long to let each text motion play (default 4)")
+    p.add_argument("--commands", type=int, default=3,
+                   help="text commands to send, one after the other (default 3: --text, then others); "
+                        "each gives a first-frame latency sample")
     p.add_argument("--no-audio", action="store_true", help="skip the speech part")
     p.add_argument("--audio-seconds", type=float, default=6.0,
                    help="seconds of speech to send (default 6; BEAT2's file is cut to this)")
@@ -33,10 +36,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.seconds <= 60 or not 0 < args.audio_seconds <= 60:
         raise FacelmError("--seconds and --audio-seconds must be within (0, 60]")
+    if not 1 <= args.commands <= 100:
+        raise FacelmError(f"--commands must be within 1..100, got {args.commands}")
     shared = Path(args.shared or os.environ.get("FACELM_SHARED") or Path.cwd().parent / "shared")
     out = Path(args.out)
     stats = run_demo(out, text=args.text, seconds=args.seconds, audio=not args.no_audio,
-                     audio_seconds=args.audio_seconds, shared=shared if shared.is_dir() else None)
+                     audio_seconds=args.audio_seconds, shared=shared if shared.is_dir() else None,
+                     commands=args.commands)
     gif = render_file(out / "live.npz", out / "live.gif", RenderOptions(size=args.gif_size))
     print(f"demo: {gif.frames} frames rendered to {gif.path}; recording {out / 'live.mcap'} (opens in Foxglove)")
     _print_stats(stats)
@@ -47,7 +53,9 @@ def _print_stats(stats: dict) -> None:
     def ms(value):
         return "n/a" if value is None else f"{value:.1f} ms"
 
-    print(f"demo: text -> first /face/flame frame in another process: {ms(stats['first_frame_latency_ms'])}")
+    each = ", ".join(ms(x) for x in stats["first_frame_latency_ms"])
+    print(f"demo: text command -> first /face/flame frame in another process: p50 "
+          f"{ms(stats['first_frame_latency_p50_ms'])} ({each})")
     if "audio_first_frame_latency_ms" in stats:
         print(f"demo: first audio chunk -> first speech frame: {ms(stats['audio_first_frame_latency_ms'])}")
     print(f"demo: {stats['frames']} frames received over {stats.get('seconds', 0):.1f} s; interval p50 "
