@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--play", metavar="IN.mcap", help="play this recording instead of recording")
     p.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1.0)")
     p.add_argument("--loop", action="store_true", help="play the recording again and again until Ctrl-C")
+    p.add_argument("--stats", metavar="IN.mcap",
+                   help="print the receive-interval statistics (p50/p99/max, dropped frames at 25 Hz) of "
+                        "the --topics (default /face/flame) in a recording, and exit")
     p.add_argument("--wait-subscribers", type=float, default=2.0, metavar="S",
                    help="before playing, wait up to S seconds for every topic to have a subscriber (default 2)")
     p.set_defaults(func=run)
@@ -39,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
     from facelm.recorder import DEFAULT_TOPICS, play, record
     from facelm.ros_env import apply_ros_env
 
+    if args.stats:
+        return _print_stats(args.stats, args.topics or ["/face/flame"])
     if bool(args.play) == bool(args.output):
-        raise FacelmError("give either -o OUT.mcap (record) or --play IN.mcap")
+        raise FacelmError("give either -o OUT.mcap (record), --play IN.mcap or --stats IN.mcap")
     if args.output and Path(args.output).exists() and not args.overwrite:
         raise FacelmError(f"{args.output} exists; pass --overwrite to replace it")
     if args.duration is not None and args.duration <= 0:
@@ -65,4 +70,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if rclpy.ok():
             rclpy.shutdown()
+    return 0
+
+
+def _print_stats(path: str, topics: list[str]) -> int:
+    from facelm.live_demo import interval_stats, read_received_frames
+
+    for topic in topics:
+        stats = interval_stats(read_received_frames(path, topic).times_ns)
+        print(f"{topic}: {stats['frames']} frames over {stats.get('seconds', 0):.1f} s; interval p50 "
+              f"{stats['interval_p50_ms']:.2f} ms, p99 {stats['interval_p99_ms']:.2f} ms, max "
+              f"{stats['interval_max_ms']:.2f} ms; dropped {stats['dropped']}")
     return 0
