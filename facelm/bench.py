@@ -185,33 +185,43 @@ def node_installed() -> bool:
 
 
 def measure_node_startup(model: ModelDir, timeout: float = 30.0) -> dict:
-    """spawn -> the node's '<name> active' log line, when the node exists in this install."""
+    """spawn -> the node's '<name> active' log line (configure loads the models), when it is installed."""
     if not node_installed():
         return {"node_ready_s": "not measured: no node yet"}
+    from facelm.ros_env import reserved_domain_id
+
+    with reserved_domain_id() as domain:  # a domain of its own: it must not meet a running face
+        seconds = _spawn_until_active(model, domain, timeout)
+    if seconds is None:
+        return {"node_ready_s": f"not measured: {NODE} did not log 'active' within {timeout:.0f} s"}
+    return {"node_ready_s": seconds}
+
+
+def _spawn_until_active(model: ModelDir, domain: int, timeout: float) -> float | None:
     import queue
     import threading
 
     from facelm.ros_env import spawn_ros_python, stop_process
 
-    t0 = time.perf_counter()
     # The model and provider through the environment every facelm node reads (ModelDir's defaults).
     env = {"FACELM_MODEL": str(model.path), "FACELM_PROVIDER": model.options.provider,
            "FACELM_THREADS": str(model.options.threads), "RCUTILS_COLORIZED_OUTPUT": "0",
            "RCUTILS_LOGGING_BUFFERED_STREAM": "1"}
-    proc = spawn_ros_python(["-m", f"facelm.ros.{NODE}", "--ros-args", "-p", "autostart:=true"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    t0 = time.perf_counter()
+    proc = spawn_ros_python(["-m", f"facelm.ros.{NODE}", "--ros-args", "-p", "autostart:=true"],
+                            domain_id=domain, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     active = re.compile(rf"{NODE}.*\bactive\b")
     try:
         while (left := timeout - (time.perf_counter() - t0)) > 0:
             try:
-                line = lines.get(timeout=left)
+                if active.search(lines.get(timeout=left)):
+                    return time.perf_counter() - t0
             except queue.Empty:
                 break
-            if active.search(line):
-                return {"node_ready_s": time.perf_counter() - t0}
-        return {"node_ready_s": f"not measured: {NODE} did not log 'active' within {timeout:.0f} s"}
+        return None
     finally:
         stop_process(proc)
 

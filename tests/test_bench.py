@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from facelm.bench import TARGETS, format_table, torch_available
+from facelm.bench import TARGETS, format_table, node_installed, torch_available
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MEASURED_ORT = ("first_frame_ms_p50", "token_ms_p50", "token_ms_p95", "realtime_factor", "decoder_ms_p50",
@@ -39,6 +39,8 @@ def test_bench_rows_and_columns(result):
         value = rows[key]["onnxruntime"]
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
     assert result["machine"]["cpus"] >= 1 and result["provider"] == "cpu"
+    ready = rows["node_ready_s"]["onnxruntime"]  # spawn -> lifecycle active, once the node exists
+    assert (isinstance(ready, float) and ready > 0) if node_installed() else ready == "not measured: no node yet"
 
 
 def test_torch_column_when_torch_is_here(result):
