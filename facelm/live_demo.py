@@ -63,7 +63,7 @@ def read_received_frames(path: str | os.PathLike, topic: str = FLAME_TOPIC) -> R
             if list(msg.name) != names or len(msg.position) != len(names):
                 raise FacelmError(f"{path}: {topic} changed its joint names mid-stream")
             times.append(message.log_time)
-            match = _STREAM.search(msg.header.frame_id)
+            match = _STREAM.fullmatch(msg.header.frame_id)  # motion_player: "stream:<id>" or "idle"
             streams.append(int(match.group(1)) if match else None)
             rows.append(msg.position)
     if not times:
@@ -113,11 +113,17 @@ def interval_stats(times_ns: np.ndarray) -> dict:
 
 
 def first_frame_latency(frames: ReceivedFrames, sent_ns: int) -> tuple[float | None, int | None]:
-    """Milliseconds from ``sent_ns`` to the first frame of a stream that began after it, and its id."""
-    before = {s for s, t in zip(frames.streams, frames.times_ns) if t < sent_ns and s is not None}
+    """Milliseconds from ``sent_ns`` to the first frame of a stream that starts after it, and its id.
+
+    A stream starts where frame_id changes to ``stream:<id>`` from idle or another id
+    (motion_player's token and speech streams may share ids, so ids are not compared
+    with older ones).
+    """
+    previous = None
     for stream, t in zip(frames.streams, frames.times_ns):
-        if t >= sent_ns and stream is not None and stream not in before:
+        if t >= sent_ns and stream is not None and stream != previous:
             return (t - sent_ns) / 1e6, stream
+        previous = stream
     return None, None
 
 
@@ -151,7 +157,8 @@ FOLLOW_UPS = ("look to the left and frown", "shake your head, surprised", "smile
 
 
 def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds: float,
-             shared: Path | None, commands: int = 1, ready_timeout: float = 120.0) -> dict:
+             shared: Path | None, commands: int = 1, launch_file: str = "demo.launch.yaml",
+             launch_args: list[str] = (), ready_timeout: float = 120.0) -> dict:
     from facelm.ros_env import reserved_domain_id, ros_env
 
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +170,8 @@ def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds
         env = ros_env(domain, isolated=True)
         env["PYTHONUNBUFFERED"] = "1"
         print(f"demo: ROS domain {domain}, localhost only")
-        launch = WatchedProcess("launch", [sys.executable, "-m", "facelm", "launch", "demo.launch.yaml"], env)
+        launch = WatchedProcess("launch", [sys.executable, "-m", "facelm", "launch", launch_file, *launch_args],
+                                env)
         receiver = None
         try:
             launch.wait_for("nodes active in", ready_timeout)
@@ -186,9 +194,9 @@ def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds
             if receiver is not None:
                 receiver.stop()
             launch_code = launch.stop(30)
-    if launch_code != 0:
-        raise FacelmError(f"demo: facelm launch exited with code {launch_code}")
-    return summarise(bag, out, sent, texts, wav_info)
+    stats = summarise(bag, out, sent, texts, wav_info)
+    stats["launch_exit_code"] = launch_code  # 0: every node stopped cleanly on SIGINT
+    return stats
 
 
 def summarise(bag: Path, out: Path, sent: list[int], texts: list[str], wav_info: str | None) -> dict:
@@ -218,7 +226,7 @@ def _send_commands(texts: list[str], gap: float, domain: int) -> list[int]:
     from std_msgs.msg import String
 
     sent = []
-    rclpy.init()
+    rclpy.init(args=[])  # not sys.argv: the demo's own NAME:=VALUE options are no ROS remaps
     try:
         node = rclpy.create_node("facelm_demo")
         pub = node.create_publisher(String, "/face/command", 10)

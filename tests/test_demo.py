@@ -49,9 +49,13 @@ def test_received_frames_give_latency_intervals_drops_and_a_clip(tmp_path):
     assert stats["interval_p50_ms"] == pytest.approx(40) and stats["interval_max_ms"] == pytest.approx(120)
     # Sent at 1150 ms, during idle frames: stream 1's first frame (1200 ms) is 50 ms later.
     assert first_frame_latency(frames, int(1150e6)) == (pytest.approx(50), 1)
-    # Sent after stream 1 began: the next new stream (2) counts, not stream 1's later frames.
+    # Sent after stream 1 began: the next stream to start (2) counts, not stream 1's later frames.
     assert first_frame_latency(frames, int(1250e6)) == (pytest.approx(1000 + 360 + 120 - 1250), 2)
     assert first_frame_latency(frames, int(9999e6)) == (None, None)
+
+    done = subprocess.run([sys.executable, "-m", "facelm", "record", "--stats", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "/face/flame: 20 frames" in done.stdout and "dropped 2" in done.stdout
 
     clip = frames.clip()
     assert clip.num_frames == 20 and clip.expression.shape == (20, 50)
@@ -69,8 +73,10 @@ def test_frames_missing_a_channel_are_refused():
 @pytest.mark.ros
 @pytest.mark.timeout(400)
 def test_demo_end_to_end(tmp_path):
-    if importlib.util.find_spec("facelm.ros") is None or importlib.util.find_spec("facelm.ros.wav_publisher") is None:
-        pytest.skip("facelm.ros nodes are not in this checkout yet")
+    missing = [exe for exe in ("text_to_motion", "motion_player", "arkit_bridge", "robot_joints_bridge",
+                               "audio_to_motion", "wav_publisher") if importlib.util.find_spec(f"facelm.ros.{exe}") is None]
+    if missing:
+        pytest.skip(f"facelm.ros nodes not in this checkout yet: {', '.join(missing)}")
     out = tmp_path / "demo"
     done = subprocess.run([sys.executable, "-m", "facelm", "demo", "--out", str(out), "--seconds", "2",
                            "--commands", "2",

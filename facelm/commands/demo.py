@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seconds of speech to send (default 6; BEAT2's file is cut to this)")
     p.add_argument("--shared", metavar="DIR",
                    help="the shared folder with realdata/ (default $FACELM_SHARED or ../shared)")
+    p.add_argument("--launch", default="demo.launch.yaml", metavar="FILE",
+                   help="launch file to start (default demo.launch.yaml: the default graph + audio_to_motion)")
+    p.add_argument("--launch-arg", action="append", default=[], metavar="NAME:=VALUE",
+                   help="a launch argument for --launch (repeatable)")
     p.add_argument("--gif-size", type=int, default=192, help="face panel size of the GIF (default 192)")
     p.set_defaults(func=run)
 
@@ -42,10 +46,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     stats = run_demo(out, text=args.text, seconds=args.seconds, audio=not args.no_audio,
                      audio_seconds=args.audio_seconds, shared=shared if shared.is_dir() else None,
-                     commands=args.commands)
+                     commands=args.commands, launch_file=args.launch, launch_args=args.launch_arg)
     gif = render_file(out / "live.npz", out / "live.gif", RenderOptions(size=args.gif_size))
     print(f"demo: {gif.frames} frames rendered to {gif.path}; recording {out / 'live.mcap'} (opens in Foxglove)")
     _print_stats(stats)
+    if stats["launch_exit_code"] != 0:
+        print(f"demo: facelm launch exited with code {stats['launch_exit_code']}: a node did not stop "
+              "cleanly (see its lines above)")
+        return 1
     return 0
 
 

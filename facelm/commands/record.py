@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.signals import SignalHandlerOptions
 
     # Ctrl-C stops the loop below (KeyboardInterrupt) and the file is still finished properly.
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     try:
         if args.play:
             stats = play(args.play, rate=args.rate, loop=args.loop, topics=args.topics,
