@@ -30,6 +30,10 @@ setup(
     entry_points={
         "console_scripts": [
             "facelm = facelm.cli:main",
+            # ROS 2 nodes (`ros2 run facelm NAME` or `python -m facelm.ros.NAME`)
+            *[f"{name} = facelm.ros.{name}:main" for name in (
+                "text_to_motion", "audio_to_motion", "microphone", "wav_publisher", "motion_encoder",
+                "motion_player", "motion_to_text", "arkit_bridge", "robot_joints_bridge")],
         ],
     },
 )
