@@ -246,7 +246,7 @@ def onnxruntime_column(model: ModelDir, repeats: int, seconds: float) -> dict:
     col |= measure_audio(AudioToMotion(model), seconds)
     col |= measure_footprint(model)
     col |= measure_node_startup(model)
-    col |= {k: "not measured: needs the ROS nodes (not in bench yet)" for k in ROS_ONLY}
+    col |= {k: "not in bench: facelm demo measures it across processes" for k in ROS_ONLY}
     return col
 
 
