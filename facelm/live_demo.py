@@ -42,6 +42,7 @@ class ReceivedFrames:
     """/face/flame as received by the recording process: receive times, stream ids, values."""
 
     times_ns: np.ndarray  # (T,) int64, wall clock at receipt
+    stamps_ns: np.ndarray  # (T,) int64, header stamps: motion_player's start + tick * 40 ms
     streams: list[int | None]  # stream id from header.frame_id "stream:<id>", None for idle frames
     names: list[str]
     positions: np.ndarray  # (T, D) float64
@@ -54,7 +55,7 @@ def read_received_frames(path: str | os.PathLike, topic: str = FLAME_TOPIC) -> R
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
-    times, streams, rows, names = [], [], [], None
+    times, stamps, streams, rows, names = [], [], [], [], None
     with open(path, "rb") as f:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         for _, _, message, msg in reader.iter_decoded_messages(topics=[topic], log_time_order=True):
@@ -63,12 +64,14 @@ def read_received_frames(path: str | os.PathLike, topic: str = FLAME_TOPIC) -> R
             if list(msg.name) != names or len(msg.position) != len(names):
                 raise FacelmError(f"{path}: {topic} changed its joint names mid-stream")
             times.append(message.log_time)
+            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
             match = _STREAM.fullmatch(msg.header.frame_id)  # motion_player: "stream:<id>" or "idle"
             streams.append(int(match.group(1)) if match else None)
             rows.append(msg.position)
     if not times:
         raise FacelmError(f"{path}: no {topic} frames were received")
-    return ReceivedFrames(np.asarray(times, np.int64), streams, names, np.asarray(rows, np.float64))
+    return ReceivedFrames(np.asarray(times, np.int64), np.asarray(stamps, np.int64), streams, names,
+                          np.asarray(rows, np.float64))
 
 
 def first_message_time(path: str | os.PathLike, topic: str) -> int | None:
@@ -98,16 +101,23 @@ def joint_states_to_clip(names: list[str], positions: np.ndarray) -> MotionClip:
                       source="/face/flame")
 
 
-def interval_stats(times_ns: np.ndarray) -> dict:
-    """Interval statistics of a 25 Hz stream: p50/p99/max in ms, and frames missing from gaps."""
-    dt = np.diff(np.asarray(times_ns, np.int64)) / 1e6
+def interval_stats(frames: ReceivedFrames) -> dict:
+    """A 25 Hz stream as received: receive-interval p50/p99/max (ms), and dropped frames.
+
+    Dropped frames are counted on the header stamps (start + tick * 40 ms, a skipped tick
+    leaves a gap of whole periods), so a frame that arrives late but arrives is jitter, not
+    a drop; frames with no stamps fall back to gaps in the receive times.
+    """
+    times = np.asarray(frames.times_ns, np.int64)
+    dt = np.diff(times) / 1e6
     if dt.size == 0:
-        return {"frames": int(len(times_ns)), "interval_p50_ms": None, "interval_p99_ms": None,
+        return {"frames": int(len(times)), "interval_p50_ms": None, "interval_p99_ms": None,
                 "interval_max_ms": None, "dropped": 0}
-    # A gap of k periods (past half a period of slack) means k - 1 frames never arrived.
-    period = PERIOD_NS / 1e6
-    dropped = int(np.sum(np.maximum(np.rint(dt / period) - 1, 0)[dt > 1.5 * period]))
-    return {"frames": int(len(times_ns)), "seconds": float((times_ns[-1] - times_ns[0]) / 1e9),
+    stamps = np.asarray(frames.stamps_ns, np.int64)
+    steps = np.diff(stamps if stamps.any() else times) / PERIOD_NS
+    # A step of k periods (with half a period of slack) means k - 1 frames never came.
+    dropped = int(np.sum(np.maximum(np.rint(steps) - 1, 0)[steps > 1.5]))
+    return {"frames": int(len(times)), "seconds": float((times[-1] - times[0]) / 1e9),
             "interval_p50_ms": float(np.percentile(dt, 50)), "interval_p99_ms": float(np.percentile(dt, 99)),
             "interval_max_ms": float(dt.max()), "dropped": dropped}
 
@@ -205,7 +215,7 @@ def summarise(bag: Path, out: Path, sent: list[int], texts: list[str], wav_info:
     measured = [x for x in latencies if x is not None]
     stats = {"commands": texts, "first_frame_latency_ms": latencies,
              "first_frame_latency_p50_ms": float(np.median(measured)) if measured else None,
-             **interval_stats(frames.times_ns)}
+             **interval_stats(frames)}
     audio_sent = first_message_time(bag, "/face/audio")
     if wav_info is not None:
         stats["audio"] = wav_info

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,13 +23,15 @@ NAMES = [f"expr_{i:03d}" for i in range(50)] + [f"{g}_{a}" for g in ("global", "
                                                  for a in "xyz"]
 
 
-def _write_flame(path, times_ms, frame_ids, values):
+def _write_flame(path, times_ms, frame_ids, values, stamps_ms=None):
     from mcap_ros2.writer import Writer
 
     with open(path, "wb") as f, Writer(f) as writer:
         schema = writer.register_msgdef("sensor_msgs/msg/JointState", message_definition("sensor_msgs/msg/JointState"))
-        for t, fid, row in zip(times_ms, frame_ids, values):
-            msg = {"header": {"stamp": {"sec": 0, "nanosec": 0}, "frame_id": fid}, "name": NAMES,
+        for k, (t, fid, row) in enumerate(zip(times_ms, frame_ids, values)):
+            stamp = int((stamps_ms[k] if stamps_ms is not None else 0) * 1e6)
+            msg = {"header": {"stamp": {"sec": stamp // 10**9, "nanosec": stamp % 10**9}, "frame_id": fid},
+                   "name": NAMES,
                    "position": [float(v) for v in row], "velocity": [], "effort": []}
             writer.write_message("/face/flame", schema, msg, log_time=int(t * 1e6))
 
@@ -44,8 +47,8 @@ def test_received_frames_give_latency_intervals_drops_and_a_clip(tmp_path):
 
     frames = read_received_frames(path)
     assert frames.streams[:6] == [None] * 5 + [1]
-    stats = interval_stats(frames.times_ns)
-    assert stats["frames"] == 20 and stats["dropped"] == 2  # one 120 ms gap = two missing frames
+    stats = interval_stats(frames)
+    assert stats["frames"] == 20 and stats["dropped"] == 2  # no stamps: one 120 ms gap = two missing frames
     assert stats["interval_p50_ms"] == pytest.approx(40) and stats["interval_max_ms"] == pytest.approx(120)
     # Sent at 1150 ms, during idle frames: stream 1's first frame (1200 ms) is 50 ms later.
     assert first_frame_latency(frames, int(1150e6)) == (pytest.approx(50), 1)
@@ -61,6 +64,19 @@ def test_received_frames_give_latency_intervals_drops_and_a_clip(tmp_path):
     assert clip.num_frames == 20 and clip.expression.shape == (20, 50)
     np.testing.assert_allclose(clip.jaw_pose[:, 0], values[:, NAMES.index("jaw_x")], atol=1e-6)
     np.testing.assert_allclose(clip.eye_pose[:, 5], 0.05, atol=1e-6)
+
+
+def test_drops_are_counted_on_header_stamps_not_on_late_arrivals(tmp_path):
+    # Frame 5 arrives 30 ms late (its stamp is on time): a 70 ms interval, jitter, not a drop.
+    # The player then skips one tick (stamps jump by 80 ms): one drop.
+    stamps = [40 * i for i in range(10)] + [40 * i for i in range(11, 16)]
+    times = [s + 5 for s in stamps]
+    times[5] += 30
+    path = tmp_path / "f.mcap"
+    _write_flame(path, times, ["idle"] * 15, np.zeros((15, len(NAMES))), stamps_ms=stamps)
+    stats = interval_stats(read_received_frames(path))
+    assert stats["dropped"] == 1 and stats["interval_max_ms"] == pytest.approx(80)
+    assert interval_stats(replace(read_received_frames(path), stamps_ns=np.zeros(15, np.int64)))["dropped"] == 2
 
 
 def test_frames_missing_a_channel_are_refused():

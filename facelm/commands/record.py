@@ -77,7 +77,7 @@ def _print_stats(path: str, topics: list[str]) -> int:
     from facelm.live_demo import interval_stats, read_received_frames
 
     for topic in topics:
-        stats = interval_stats(read_received_frames(path, topic).times_ns)
+        stats = interval_stats(read_received_frames(path, topic))
         print(f"{topic}: {stats['frames']} frames over {stats.get('seconds', 0):.1f} s; interval p50 "
               f"{stats['interval_p50_ms']:.2f} ms, p99 {stats['interval_p99_ms']:.2f} ms, max "
               f"{stats['interval_max_ms']:.2f} ms; dropped {stats['dropped']}")
