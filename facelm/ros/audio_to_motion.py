@@ -32,9 +32,7 @@ MAX_GAP_FILL_S = 0.5  # longer gaps are not filled with silence (the stream just
 class AudioToMotionNode(FacelmNode):
     def __init__(self, **kwargs):
         super().__init__("audio_to_motion", **kwargs)
-        self.param("model_dir", "", "model directory (empty: the shipped model or $FACELM_MODEL)")
-        self.param("provider", "", "onnxruntime execution provider: cpu, cuda, tensorrt (empty: $FACELM_PROVIDER or cpu)")
-        self.param("threads", 0, "onnxruntime threads (0: facelm's default)")
+        self.declare_model_params()
         self.param("audio_topic", "/face/audio", "audio chunks in (facelm_msgs/AudioChunk, sensor-data QoS)")
         self.param("output_topic", "/face/speech_frames", "speech frames out (sensor_msgs/JointState)")
         self.param("style", "", "speaking style words (e.g. 'calm', 'excited'; empty: the model's default)")
@@ -46,9 +44,7 @@ class AudioToMotionNode(FacelmNode):
 
     def configure(self) -> None:
         from facelm.audio import AudioToMotion
-        from facelm.model_dir import ModelDir
-        model = ModelDir(self.value("model_dir") or None, provider=self.value("provider") or None,
-                         threads=self.value("threads") or None)
+        model = self.model_dir()
         self.engine = AudioToMotion(model)
         self.layout = FrameLayout(self.engine.num_expression)
         self.style = self.value("style") or None

@@ -61,6 +61,46 @@ class RateMeter:
                 f"{name} max ({unit})": f"{values.max():.2f}"}
 
 
+class LatestWins:
+    """A one-slot mailbox between callbacks and a worker thread: a newer item replaces a waiting one."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._closed = False
+
+    def put(self, item, on_replaced=None) -> None:
+        """Leave ``item``; ``on_replaced(old)`` runs (under the lock) for an item nobody took."""
+        with self._cond:
+            if self._item is not None and on_replaced is not None:
+                on_replaced(self._item)
+            self._item = item
+            self._cond.notify_all()
+
+    def take(self):
+        """The waiting item, blocking until there is one; None once closed."""
+        with self._cond:
+            while self._item is None and not self._closed:
+                self._cond.wait(0.5)
+            if self._closed:
+                return None
+            item, self._item = self._item, None
+            return item
+
+    def waiting(self) -> bool:
+        """Whether an item is waiting (a worker's cue to drop what it is doing)."""
+        return self._item is not None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def reopen(self) -> None:
+        with self._cond:
+            self._closed, self._item = False, None
+
+
 class FacelmNode(LifecycleNode):
     """A lifecycle node with facelm's parameter, diagnostics and error conventions."""
 
@@ -81,6 +121,18 @@ class FacelmNode(LifecycleNode):
 
     def value(self, name: str):
         return self.get_parameter(name).value
+
+    def declare_model_params(self) -> None:
+        self.param("model_dir", "", "model directory (empty: the shipped model or $FACELM_MODEL)")
+        self.param("provider", "", "onnxruntime execution provider: cpu, cuda, tensorrt "
+                                   "(empty: $FACELM_PROVIDER or cpu)")
+        self.param("threads", 0, "onnxruntime threads (0: facelm's default)")
+
+    def model_dir(self):
+        """The ModelDir the model parameters name (verified when its files are read)."""
+        from facelm.model_dir import ModelDir
+        return ModelDir(self.value("model_dir") or None, provider=self.value("provider") or None,
+                        threads=self.value("threads") or None)
 
     # -- subclass hooks -------------------------------------------------------------
     def configure(self) -> None:
@@ -179,15 +231,12 @@ def run(node_class, args=None, executor: str = "single") -> int:
     from facelm.ros_env import apply_ros_env
 
     apply_ros_env()  # facelm's middleware and discovery profile unless the user set their own
-    rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
-    stop = threading.Event()
-
-    def on_signal(signum, frame):  # noqa: ARG001
-        stop.set()
-        rclpy.try_shutdown()  # wakes the executor; it returns and we clean up below
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # rclpy's own handlers (SIGINT and SIGTERM) shut the context down from C, which wakes
+    # a blocked executor; spin() then raises ExternalShutdownException and we clean up.
+    rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.SIGINT)
+    # SIGTERM (what launchers and supervisors send) ends the node like Ctrl-C. Python runs
+    # this between callbacks; the 1 Hz diagnostics timer bounds how long that takes.
+    signal.signal(signal.SIGTERM, lambda signum, frame: rclpy.try_shutdown())
     node = None
     code = 0
     try:

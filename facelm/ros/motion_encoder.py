@@ -35,17 +35,13 @@ class MotionEncoder(FrameInNode):
 
     def __init__(self, **kwargs):
         super().__init__("motion_encoder", **kwargs)
-        self.param("model_dir", "", "model directory (empty: the shipped model or $FACELM_MODEL)")
-        self.param("provider", "", "onnxruntime execution provider: cpu, cuda, tensorrt (empty: $FACELM_PROVIDER or cpu)")
-        self.param("threads", 0, "onnxruntime threads (0: facelm's default)")
+        self.declare_model_params()
         self.param("output_topic", "/face/tokens", "motion tokens out (facelm_msgs/MotionTokens)")
         self.param("stream_gap", 1.0, "seconds without input frames after which the next frame starts a new stream")
 
     def configure(self) -> None:
         from facelm.codec import MotionCodec
-        from facelm.model_dir import ModelDir
-        model = ModelDir(self.value("model_dir") or None, provider=self.value("provider") or None,
-                         threads=self.value("threads") or None)
+        model = self.model_dir()
         self.codec = MotionCodec(model)
         if self.codec.num_expression != self.layout.num_expression:
             raise FacelmError(f"num_expression {self.layout.num_expression} != the model's {self.codec.num_expression}")

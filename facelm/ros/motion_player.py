@@ -39,9 +39,7 @@ def stream_tag(frame_id: str) -> int | None:
 class MotionPlayer(FacelmNode):
     def __init__(self, **kwargs):
         super().__init__("motion_player", **kwargs)
-        self.param("model_dir", "", "model directory (empty: the shipped model or $FACELM_MODEL)")
-        self.param("provider", "", "onnxruntime execution provider: cpu, cuda, tensorrt (empty: $FACELM_PROVIDER or cpu)")
-        self.param("threads", 0, "onnxruntime threads (0: facelm's default)")
+        self.declare_model_params()
         self.param("tokens_topic", "/face/tokens", "motion tokens in (facelm_msgs/MotionTokens)")
         self.param("speech_topic", "/face/speech_frames", "speech frames in (sensor_msgs/JointState, /face/flame names)")
         self.param("output_topic", "/face/flame", "FLAME frames out at 25 Hz (sensor_msgs/JointState)")
@@ -61,9 +59,7 @@ class MotionPlayer(FacelmNode):
     # -- lifecycle ----------------------------------------------------------------------
     def configure(self) -> None:
         from facelm.codec import MotionCodec
-        from facelm.model_dir import ModelDir
-        model = ModelDir(self.value("model_dir") or None, provider=self.value("provider") or None,
-                         threads=self.value("threads") or None)
+        model = self.model_dir()
         self.codec = MotionCodec(model)
         self.layout = FrameLayout(self.codec.num_expression)
         self.decoder = self.codec.streaming_decoder()

@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from facelm.ros.base import RateMeter, main_for
+from facelm.ros.base import LatestWins, RateMeter, main_for
 from facelm.ros.flame import drop_global
 from facelm.ros.frame_node import FrameInNode
 
@@ -20,24 +20,18 @@ from facelm.ros.frame_node import FrameInNode
 class MotionToText(FrameInNode):
     def __init__(self, **kwargs):
         super().__init__("motion_to_text", **kwargs)
-        self.param("model_dir", "", "model directory (empty: the shipped model or $FACELM_MODEL)")
-        self.param("provider", "", "onnxruntime execution provider: cpu, cuda, tensorrt (empty: $FACELM_PROVIDER or cpu)")
-        self.param("threads", 0, "onnxruntime threads (0: facelm's default)")
+        self.declare_model_params()
         self.param("output_topic", "/face/description", "descriptions out (std_msgs/String), only when they change")
         self.param("window", 4.0, "seconds of motion each description covers")
         self.param("hop", 1.0, "seconds between descriptions")
         self.param("category", "action", "what to describe: action, emotion, detail_expression, detail_head_pose, ...")
-        self._cond = threading.Condition()
-        self._pending = None
+        self._windows = LatestWins()
         self._worker = None
-        self._stop = threading.Event()
 
     def configure(self) -> None:
         from facelm.codec import MotionCodec
         from facelm.lm_runtime import MotionLanguageModel
-        from facelm.model_dir import ModelDir
-        model = ModelDir(self.value("model_dir") or None, provider=self.value("provider") or None,
-                         threads=self.value("threads") or None)
+        model = self.model_dir()
         self.codec = MotionCodec(model)
         self.lm = MotionLanguageModel(model)
         fpt = self.codec.frames_per_token
@@ -52,16 +46,14 @@ class MotionToText(FrameInNode):
     def activate(self) -> None:
         from std_msgs.msg import String
         self.pub = self.publisher(String, self.value("output_topic"))
-        self._stop.clear()
+        self._windows.reopen()
         self._worker = threading.Thread(target=self._work, name="motion_to_text", daemon=True)
         self._worker.start()
         super().activate()
 
     def deactivate(self) -> None:
         super().deactivate()
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
+        self._windows.close()
         if self._worker is not None:
             self._worker.join(2.0)
         self._worker = None
@@ -71,23 +63,16 @@ class MotionToText(FrameInNode):
         self.since_hop += 1
         if len(self.frames) == self.frames.maxlen and self.since_hop >= self.hop:
             self.since_hop = 0
-            with self._cond:
-                if self._pending is not None:
-                    self.counts["windows skipped (busy)"] += 1
-                self._pending = np.stack(self.frames)
-                self._cond.notify_all()
+            self._windows.put(np.stack(self.frames), on_replaced=self._skipped)
+
+    def _skipped(self, window) -> None:
+        self.counts["windows skipped (busy)"] += 1
 
     def _work(self) -> None:
         import time
 
         from std_msgs.msg import String
-        while not self._stop.is_set():
-            with self._cond:
-                while self._pending is None and not self._stop.is_set():
-                    self._cond.wait(0.5)
-                window, self._pending = self._pending, None
-            if window is None:
-                return
+        while (window := self._windows.take()) is not None:
             start = time.perf_counter()
             try:
                 codes = self.codec.encode_frames(drop_global(window, self.layout.num_expression))

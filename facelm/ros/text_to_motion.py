@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from facelm.errors import FacelmError
-from facelm.ros.base import FacelmNode, RateMeter, main_for
+from facelm.ros.base import FacelmNode, LatestWins, RateMeter, main_for
 from facelm.text_encoder import check_text
 
 LOG_CHARS = 60  # how much of a prompt a log line shows
@@ -56,9 +56,7 @@ class TextToMotion(FacelmNode):
     def __init__(self, **kwargs):
         super().__init__("text_to_motion", **kwargs)
         from facelm.lm_runtime import DEFAULT_GUIDANCE
-        self.param("model_dir", "", "model directory (empty: the shipped model or $FACELM_MODEL)")
-        self.param("provider", "", "onnxruntime execution provider: cpu, cuda, tensorrt (empty: $FACELM_PROVIDER or cpu)")
-        self.param("threads", 0, "onnxruntime threads (0: facelm's default)")
+        self.declare_model_params()
         self.param("command_topic", "/face/command", "prompts in (std_msgs/String); a new one preempts the running one")
         self.param("tokens_topic", "/face/tokens", "motion tokens out (facelm_msgs/MotionTokens)")
         self.param("action_name", "/face/animate", "the Animate action (goal text and seconds, feedback per chunk)")
@@ -69,8 +67,7 @@ class TextToMotion(FacelmNode):
         self.param("top_p", 0.95, "nucleus sampling mass")
         self.param("guidance", float(DEFAULT_GUIDANCE), "classifier-free guidance scale (1: off)")
         self.param("chunk_tokens", 4, "tokens a /face/tokens message carries after the first (which carries one)")
-        self._cond = threading.Condition()
-        self._pending: Request | None = None
+        self._requests = LatestWins()
         self._running: Request | None = None
         self._worker = None
         self._stop = threading.Event()
@@ -80,11 +77,9 @@ class TextToMotion(FacelmNode):
     # -- lifecycle ----------------------------------------------------------------------
     def configure(self) -> None:
         from facelm.lm_runtime import MotionLanguageModel
-        from facelm.model_dir import ModelDir
         if int(self.value("chunk_tokens")) < 1:
             raise FacelmError("chunk_tokens must be >= 1")
-        model = ModelDir(self.value("model_dir") or None, provider=self.value("provider") or None,
-                         threads=self.value("threads") or None)
+        model = self.model_dir()
         self.lm = MotionLanguageModel(model)
         self.lm.warm_up()
         self.frames_per_token = int(self.lm.vocab.frames_per_token)
@@ -104,15 +99,16 @@ class TextToMotion(FacelmNode):
         self._action = ActionServer(self, Animate, self.value("action_name"), execute_callback=self.execute,
                                     goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT)
         self._stop.clear()
+        self._requests.reopen()
         self._worker = threading.Thread(target=self._work, name="text_to_motion_lm", daemon=True)
         self._worker.start()
 
     def deactivate(self) -> None:
         self._stop.set()
-        with self._cond:
-            if self._running is not None:
-                self._running.preempted.set()
-            self._cond.notify_all()
+        self._requests.close()
+        running = self._running
+        if running is not None:
+            running.preempted.set()
         if self._worker is not None:
             self._worker.join(2.0)
         self._worker = None
@@ -155,25 +151,20 @@ class TextToMotion(FacelmNode):
         return await done
 
     def _submit(self, request: Request) -> None:
-        with self._cond:
-            if self._pending is not None:  # never started: superseded by the newer one
-                self.counts["superseded before start"] += 1
-                self._finish(self._pending, "preempted", "preempted by a newer command before it started", [], 0)
-            if self._running is not None:
-                self._running.preempted.set()
-            self._pending = request
-            self._cond.notify_all()
+        running = self._running
+        if running is not None:
+            running.preempted.set()
+        self._requests.put(request, on_replaced=self._superseded)
+
+    def _superseded(self, request: Request) -> None:
+        """A request replaced before the worker took it up."""
+        self.counts["superseded before start"] += 1
+        self._finish(request, "preempted", "preempted by a newer command before it started", [], 0)
 
     # -- worker -------------------------------------------------------------------------
     def _work(self) -> None:
-        while not self._stop.is_set():
-            with self._cond:
-                while self._pending is None and not self._stop.is_set():
-                    self._cond.wait(0.5)
-                if self._stop.is_set():
-                    return
-                request, self._pending = self._pending, None
-                self._running = request
+        while (request := self._requests.take()) is not None:
+            self._running = request
             try:
                 self._generate(request)
             except Exception as exc:  # noqa: BLE001 - a failed generation must not end the node
@@ -181,8 +172,7 @@ class TextToMotion(FacelmNode):
                 self.get_logger().error(f"generation failed: {type(exc).__name__}: {exc}")
                 self._finish(request, "failed", f"failed: {exc}", [], 0)
             finally:
-                with self._cond:
-                    self._running = None
+                self._running = None
 
     def _generate(self, request: Request) -> None:
         from facelm_msgs.msg import MotionTokens
@@ -212,7 +202,7 @@ class TextToMotion(FacelmNode):
         size = 1
         outcome = "done"
         for token in stream:
-            if request.preempted.is_set() or self._stop.is_set():
+            if request.preempted.is_set() or self._requests.waiting() or self._stop.is_set():
                 outcome = "preempted"
                 break
             if request.goal is not None and request.goal.is_cancel_requested:
