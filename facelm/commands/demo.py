@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="launch file to start (default demo.launch.yaml: the default graph + audio_to_motion)")
     p.add_argument("--launch-arg", action="append", default=[], metavar="NAME:=VALUE",
                    help="a launch argument for --launch (repeatable)")
+    p.add_argument("--no-gif", action="store_true",
+                   help="skip rendering the GIF (long runs: `--no-audio --no-gif --commands 60 --seconds 8.5` "
+                        "is a 10-minute soak)")
     p.add_argument("--gif-size", type=int, default=192, help="face panel size of the GIF (default 192)")
     p.set_defaults(func=run)
 
@@ -47,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
     stats = run_demo(out, text=args.text, seconds=args.seconds, audio=not args.no_audio,
                      audio_seconds=args.audio_seconds, shared=shared if shared.is_dir() else None,
                      commands=args.commands, launch_file=args.launch, launch_args=args.launch_arg)
-    gif = render_file(out / "live.npz", out / "live.gif", RenderOptions(size=args.gif_size))
-    print(f"demo: {gif.frames} frames rendered to {gif.path}; recording {out / 'live.mcap'} (opens in Foxglove)")
+    if not args.no_gif:
+        gif = render_file(out / "live.npz", out / "live.gif", RenderOptions(size=args.gif_size))
+        print(f"demo: {gif.frames} frames rendered to {gif.path}")
+    print(f"demo: received frames in {out / 'live.npz'}, recording {out / 'live.mcap'} (opens in Foxglove)")
     _print_stats(stats)
     if stats["launch_exit_code"] != 0:
         print(f"demo: facelm launch exited with code {stats['launch_exit_code']}: a node did not stop "
