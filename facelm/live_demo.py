@@ -228,29 +228,48 @@ def summarise(bag: Path, out: Path, sent: list[int], texts: list[str], wav_info:
 
 def _send_commands(texts: list[str], gap: float, domain: int) -> list[int]:
     """Publish each text on /face/command from this process, ``gap`` seconds apart, once
-    text_to_motion subscribes; the send times (ns, wall clock, as the recording's)."""
+    text_to_motion subscribes; the send times (ns, wall clock, as the recording's).
+
+    Each command must start a new /face/tokens stream within a second; if it does not
+    (text_to_motion had not matched this publisher yet), it is sent once more and that
+    send time counts.
+    """
     from facelm.ros_env import apply_ros_env
 
     apply_ros_env(domain, isolated=True)
     import rclpy
+    from facelm_msgs.msg import MotionTokens
     from std_msgs.msg import String
 
-    sent = []
+    sent, streams = [], set()
     rclpy.init(args=[])  # not sys.argv: the demo's own NAME:=VALUE options are no ROS remaps
     try:
         node = rclpy.create_node("facelm_demo")
         pub = node.create_publisher(String, "/face/command", 10)
-        deadline = time.monotonic() + 20
-        while pub.get_subscription_count() == 0:
-            if time.monotonic() > deadline:
-                raise FacelmError("demo: nothing subscribes to /face/command")
-            time.sleep(0.02)
-        time.sleep(0.3)  # let the subscriber match us too (matching is two-sided)
+        node.create_subscription(MotionTokens, "/face/tokens", lambda m: streams.add(m.stream_id), 10)
+
+        def spin_for(seconds: float, until=lambda: False) -> bool:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.02)
+                if until():
+                    return True
+            return False
+
+        if not spin_for(20, lambda: pub.get_subscription_count() > 0):
+            raise FacelmError("demo: nothing subscribes to /face/command")
+        spin_for(0.5)  # matching is two-sided: let text_to_motion see this publisher too
         for text in texts:
-            sent.append(time.time_ns())
-            pub.publish(String(data=text))
-            print(f"demo: sent /face/command {text!r}", flush=True)
-            time.sleep(gap)
+            for attempt in range(2):
+                known = set(streams)
+                sent_at = time.time_ns()
+                pub.publish(String(data=text))
+                print(f"demo: sent /face/command {text!r}" + (" again (not taken up)" if attempt else ""),
+                      flush=True)
+                if spin_for(1.0, lambda: bool(streams - known)):
+                    break
+            sent.append(sent_at)
+            spin_for(max(0.0, gap - (time.time_ns() - sent_at) / 1e9))
         node.destroy_node()
     finally:
         rclpy.shutdown()
