@@ -100,11 +100,12 @@ def test_demo_end_to_end(tmp_path):
                           capture_output=True, text=True, timeout=380)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     stats = json.loads((out / "live_stats.json").read_text())
+    why = f"stats {json.dumps(stats)}\n--- demo output ---\n{done.stdout[-3000:]}"  # for a failure here
     assert (out / "live.gif").stat().st_size > 0 and (out / "live.mcap").stat().st_size > 0
     # At 25 Hz for the whole run (loose bounds: a shared CI box; the targets are measured by facelm bench).
-    assert stats["frames"] >= 25 * 5
-    assert 30 <= stats["interval_p50_ms"] <= 50
-    assert len(stats["first_frame_latency_ms"]) == 2
-    assert stats["first_frame_latency_p50_ms"] is not None and stats["first_frame_latency_p50_ms"] < 1000
-    assert stats["audio_first_frame_latency_ms"] is not None
+    assert stats["frames"] >= 25 * 5, why
+    assert 30 <= stats["interval_p50_ms"] <= 50, why
+    assert len(stats["first_frame_latency_ms"]) == 2, why
+    assert stats["first_frame_latency_p50_ms"] is not None and stats["first_frame_latency_p50_ms"] < 1000, why
+    assert stats["audio_first_frame_latency_ms"] is not None, why
     assert "text command -> first /face/flame frame" in done.stdout
