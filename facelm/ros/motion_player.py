@@ -87,6 +87,7 @@ class MotionPlayer(FacelmNode):
             self.create_subscription(JointState, self.value("speech_topic"), self.on_speech, 10),
         ]
         self._msg = JointState(name=self.layout.names)
+        self._idle_life = bool(self.value("idle_life"))
         self._stop.clear()
         self._start_ns = time.monotonic_ns()
         self._start_wall_ns = self.get_clock().now().nanoseconds
@@ -113,28 +114,32 @@ class MotionPlayer(FacelmNode):
     def on_tokens(self, msg) -> None:
         key = ("tokens", msg.stream_id)
         with self._lock:
-            if self.buffer.is_retired(key):
-                self.counts["stale token messages"] += 1
-                return
-            if self._token_stream is None or self._token_stream[0] != msg.stream_id:
-                self.decoder.reset()
-                self._token_stream = [msg.stream_id, msg.first_index]
-            if msg.first_index != self._token_stream[1]:
-                # Tokens were lost or reordered: the decoder's state no longer matches, but the
-                # stream goes on from here (a missing token is a small glitch, not a reason to stop).
-                self.counts["token gaps"] += 1
-            start = time.perf_counter()
-            rows = []
-            try:
-                for token in msg.tokens:
-                    rows.append(self.decoder.push(int(token)))
-            except FacelmError as exc:
-                self.reject("tokens", str(exc))
-            self._token_stream[1] = msg.first_index + len(msg.tokens)
-            if rows:
-                self.decode_ms.tick(1e3 * (time.perf_counter() - start) / len(rows))
-            frames = add_global(np.concatenate(rows), self.codec.num_expression) if rows else \
-                np.zeros((0, self.layout.width), np.float32)
+            retired = self.buffer.is_retired(key)
+        if retired:
+            self.counts["stale token messages"] += 1
+            return
+        # Decoding runs outside the lock (only this callback touches the decoder), so the
+        # 25 Hz thread never waits for it.
+        if self._token_stream is None or self._token_stream[0] != msg.stream_id:
+            self.decoder.reset()
+            self._token_stream = [msg.stream_id, msg.first_index]
+        if msg.first_index != self._token_stream[1]:
+            # Tokens were lost or reordered: the decoder's state no longer matches, but the
+            # stream goes on from here (a missing token is a small glitch, not a reason to stop).
+            self.counts["token gaps"] += 1
+        start = time.perf_counter()
+        rows = []
+        try:
+            for token in msg.tokens:
+                rows.append(self.decoder.push(int(token)))
+        except FacelmError as exc:
+            self.reject("tokens", str(exc))
+        self._token_stream[1] = msg.first_index + len(msg.tokens)
+        if rows:
+            self.decode_ms.tick(1e3 * (time.perf_counter() - start) / len(rows))
+        frames = add_global(np.concatenate(rows), self.codec.num_expression) if rows else \
+            np.zeros((0, self.layout.width), np.float32)
+        with self._lock:
             self.buffer.push(key, frames, end=msg.end)
 
     def on_speech(self, msg) -> None:
@@ -177,7 +182,7 @@ class MotionPlayer(FacelmNode):
     def _tick(self) -> None:
         now_ns = time.monotonic_ns()
         with self._lock:
-            idle = self.idle.next() if self.value("idle_life") else self.idle.neutral()
+            idle = self.idle.next() if self._idle_life else self.idle.neutral()
             row, played = self.buffer.tick(idle)
         safe = self.layout.safe(row)
         msg = self._msg
