@@ -227,7 +227,7 @@ def test_streaming_yields_before_the_end(tiny):
     calls = []
     real_run = rt.run_graph
     rt.run_graph = lambda ids, prefix, past: calls.append(len(ids)) or real_run(ids, prefix, past)
-    stream = rt.generate_motion("turn left", 12.0, seed=0, embedding=unit(3))
+    stream = rt.generate_motion("turn left", 12.0, seed=0, guidance=1.0, embedding=unit(3))
     assert stream.num_tokens == 75 and stream.frames == 300 and calls == []
     first = next(stream)
     assert 0 <= first < NUM_CODES and len(calls) == 1  # one prefill call, then the first code
