@@ -380,9 +380,9 @@ def matching_tokenizer(path: Path | None, lm_path: Path, lm_ckpt: dict | None) -
 
 def shipped_tokenizer(model_dir: Path) -> Path:
     """The torch tokenizer a model directory ships, refused unless it is the one its LM was trained on."""
-    manifest = json.loads((model_dir / "manifest.json").read_text())
+    from facelm.model_dir import ModelDir
     path = model_dir / "tokenizer.pt"
-    want = manifest.get("lm", {}).get("trained_on_motion_tokenizer_sha256")
+    want = ModelDir(model_dir).section("lm").get("trained_on_motion_tokenizer_sha256")
     if want and path.is_file() and want not in tokenizer_identities(path):
         raise FacelmError(f"{path} is not the motion tokenizer the LM of {model_dir} was trained with")
     return path
