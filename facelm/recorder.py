@@ -24,6 +24,7 @@ import yaml
 from facelm import __version__
 from facelm.errors import FacelmError
 from facelm.launch_file import package_share
+from facelm.ros.arrival import arrival_ns, source_ns
 
 # What `facelm record` takes when no --topics are given: facelm's public topics.
 DEFAULT_TOPICS = ("/face/command", "/face/tokens", "/face/flame", "/face/speech_frames", "/face/arkit",
@@ -191,13 +192,13 @@ class McapRecorder:
                 message_class(type_name), topic, self._writer_for(topic), qos, raw=True))
             self.node.get_logger().info(f"recording {topic} [{type_name}]")
 
-    def _writer_for(self, topic: str) -> Callable[[bytes], None]:
+    def _writer_for(self, topic: str) -> Callable[[bytes, dict], None]:
         channel = self._channels[topic]
 
-        def write(data: bytes) -> None:
-            now = time.time_ns()
-            self._writer.add_message(channel_id=channel, log_time=now, data=data, publish_time=now,
-                                     sequence=self._sequence)
+        def write(data: bytes, info) -> None:
+            received = arrival_ns(info)  # log_time = reception, publish_time = source, as rosbag2 writes them
+            self._writer.add_message(channel_id=channel, log_time=received, data=data,
+                                     publish_time=source_ns(info, received), sequence=self._sequence)
             self._sequence += 1
             self.stats.counts[topic] += 1
         return write

@@ -78,6 +78,8 @@ def receive(seconds: float, command_every: float) -> dict:
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
 
+    from facelm.ros.arrival import arrival_ns
+
     rclpy.init()
     node = rclpy.create_node("soak_receiver")
     arrivals: list[int] = []
@@ -87,10 +89,10 @@ def receive(seconds: float, command_every: float) -> dict:
     player_diag: dict[str, str] = {}
     recording = threading.Event()
 
-    def on_frame(msg: JointState) -> None:
+    def on_frame(msg: JointState, info) -> None:
         if not recording.is_set():
             return
-        arrivals.append(time.monotonic_ns())
+        arrivals.append(arrival_ns(info))
         stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
         stream_frames[0] += msg.header.frame_id.startswith("stream:")
         if not np.isfinite(msg.position).all():

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ros_helpers  # noqa: E402
 
 from facelm.ros_env import reserved_domain_id  # noqa: E402
+from facelm.ros.arrival import arrival_ns  # noqa: E402
 
 SCRIPT = str(Path(__file__).resolve())
 GRAPH = (
@@ -199,7 +200,8 @@ class Probe:
 
         self.node = rclpy.create_node(name)
         self.layout = FrameLayout(50)
-        self.frames: list[tuple[int, str, list[float], int]] = []  # (arrival ns, frame_id, values, stamp ns)
+        # (arrival: middleware reception, system clock ns; frame_id; values; header stamp ns)
+        self.frames: list[tuple[int, str, list[float], int]] = []
         self.arkit, self.joints, self.violations = 0, 0, []
         self.diagnostics: dict[str, dict[str, str]] = {}
         self.lock = threading.Lock()
@@ -219,14 +221,14 @@ class Probe:
         except Exception:  # noqa: BLE001 - ends with the process
             pass
 
-    def _on_frame(self, msg) -> None:
+    def _on_frame(self, msg, info) -> None:
         values = list(msg.position)
         v = np.asarray(values)
         if v.size != self.layout.width or not np.isfinite(v).all() or \
                 (v < self.layout.low - 1e-6).any() or (v > self.layout.high + 1e-6).any():
             self.violations.append(f"flame {msg.header.frame_id}: bad values")
         with self.lock:
-            self.frames.append((time.monotonic_ns(), msg.header.frame_id, values,
+            self.frames.append((arrival_ns(info), msg.header.frame_id, values,
                                 msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec))
 
     def _on_arkit(self, msg) -> None:
@@ -279,7 +281,7 @@ def run_latency_and_intervals(count: str, seconds: str) -> None:
     latencies = []
     for i in range(int(count)):
         start = len(p.frames)
-        sent = time.monotonic_ns()
+        sent = time.time_ns()  # the same clock as the middleware's reception stamps
         p.send(f"nod slowly and smile {i}")
         tag, arrival = p.wait_new_stream(start, seen)
         seen.add(tag)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from training import distributed
 from training.audio_augment import Augmenter
 from training.audio_data import MAX_LOOKAHEAD, FeatureBank, WindowBuilder, load_split
 from training.checkpointing import load_if_exists, save_atomic
+from training.schedule import lr_at
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,13 +62,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.lookahead <= MAX_LOOKAHEAD:
         ap.error(f"--lookahead must be in 0..{MAX_LOOKAHEAD}")
     return args
-
-
-def lr_at(step: int, args) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def mel_statistics(builder: WindowBuilder, augment: Augmenter | None, batches: int = 24) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -37,6 +36,7 @@ from training.checkpointing import load_if_exists, save_atomic
 from training.dataset import CorpusDataset
 from training.metrics.attributes import clip_attributes
 from training.metrics.retrieval import mm_dist, r_precision
+from training.schedule import lr_at
 
 CATEGORIES = ("prompt", "action", "emotion", "detail_expression", "detail_head_pose", "emotion_scenario")
 # The ground-truth attributes a text of each category speaks about (false negatives share them).
@@ -252,13 +252,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     return ap.parse_args(argv)
-
-
-def lr_at(step: int, args) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def main(argv=None) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from models.motion_lm import LMConfig, MotionLM, num_parameters
 from training import distributed
 from training.checkpointing import load_if_exists, save_atomic
 from training.lm_data import (SequenceSampler, build_bank, collate, conditioning_texts, fixed_eval_sequences)
+from training.schedule import warmup_cosine
 from training.sentence_embed import SentenceEmbedder
 
 
@@ -80,12 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def lr_at(step: int, args, elapsed_s: float = 0.0) -> float:
     """Linear warm-up, then cosine decay to 5% over the steps (or the --minutes budget, whichever is nearer its end)."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-    if args.minutes:
-        progress = max(progress, elapsed_s / (60 * args.minutes))
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    budget = elapsed_s / (60 * args.minutes) if args.minutes else 0.0
+    return warmup_cosine(step, args.lr, args.warmup, args.steps, progress_floor=budget)
 
 
 # ============================================================================

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +24,7 @@ from models.motion_tokenizer import MotionTokenizer, TokenizerConfig, num_parame
 from training import distributed
 from training.checkpointing import load_if_exists, save_atomic
 from training.motion_data import WindowSampler, load_split_features
+from training.schedule import lr_at
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,13 +65,6 @@ def parse_group_weights(items: list[str], cfg: TokenizerConfig) -> dict[str, flo
             raise SystemExit(f"error: --group-weight {item!r}: want GROUP=W with GROUP in {sorted(groups)} and W > 0")
         out[name] = weight
     return out
-
-
-def lr_at(step: int, args) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def main(argv=None) -> int:

@@ -58,7 +58,7 @@ class RateMeter:
         if values is None:
             return {}
         return {f"{name} last ({unit})": f"{values[-1]:.2f}", f"{name} p50 ({unit})": f"{np.median(values):.2f}",
-                f"{name} max ({unit})": f"{values.max():.2f}"}
+                f"{name} p99 ({unit})": f"{np.percentile(values, 99):.2f}", f"{name} max ({unit})": f"{values.max():.2f}"}
 
 
 class LatestWins:

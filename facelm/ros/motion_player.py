@@ -12,6 +12,8 @@ receiver sees a dropped tick as a gap; frame_id says where the frame came from
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -50,6 +52,9 @@ class MotionPlayer(FacelmNode):
         self.param("idle_life", True, "blinks, breathing and gaze shifts when no stream plays")
         self.param("seed", 0, "seed of the idle-life generator")
         self.param("tick_source", "thread", "what paces the 25 Hz output: thread (absolute deadlines) or timer")
+        self.param("realtime_priority", 10,
+                   "SCHED_FIFO priority of the 25 Hz thread (1-99; 0: normal scheduling); without the "
+                   "right (CAP_SYS_NICE or an rtprio limit) it runs at normal priority with one log line")
         self._lock = threading.Lock()
         self._thread = None
         self._timer = None
@@ -89,6 +94,9 @@ class MotionPlayer(FacelmNode):
         self._msg = JointState(name=self.layout.names)
         self._idle_life = bool(self.value("idle_life"))
         self._stop.clear()
+        # A thread waiting for the GIL gets it after at most one switch interval (5 ms by
+        # default), which would show up directly as tick jitter.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self._start_ns = time.monotonic_ns()
         self._start_wall_ns = self.get_clock().now().nanoseconds
         if self.value("tick_source") == "thread":
@@ -159,7 +167,21 @@ class MotionPlayer(FacelmNode):
                 self.buffer.push(("speech", stream), row[None])
 
     # -- output -------------------------------------------------------------------------
+    def _raise_priority(self) -> None:
+        """Real-time scheduling for the tick thread, so a busy CPU does not delay a frame."""
+        priority = int(self.value("realtime_priority"))
+        self.realtime = "off"
+        if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+            return
+        try:
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(min(priority, 99)))
+            self.realtime = f"SCHED_FIFO {min(priority, 99)}"
+        except (PermissionError, OSError) as exc:
+            self.realtime = f"unavailable ({exc.strerror or exc})"
+            self.get_logger().info(f"25 Hz thread runs at normal priority: SCHED_FIFO refused ({exc.strerror or exc})")
+
     def _tick_loop(self) -> None:
+        self._raise_priority()
         next_ns = self._start_ns
         while not self._stop.is_set():
             now = time.monotonic_ns()
@@ -180,7 +202,6 @@ class MotionPlayer(FacelmNode):
             next_ns += PERIOD_NS
 
     def _tick(self) -> None:
-        now_ns = time.monotonic_ns()
         with self._lock:
             idle = self.idle.next() if self._idle_life else self.idle.neutral()
             row, played = self.buffer.tick(idle)
@@ -192,6 +213,7 @@ class MotionPlayer(FacelmNode):
         msg.position = safe.tolist()
         if self.pub.is_activated:
             self.pub.publish(msg)
+        now_ns = time.monotonic_ns()  # after publish: the interval a subscriber can see at best
         if self._last_tick_ns is not None:
             self.interval_ms.tick((now_ns - self._last_tick_ns) / 1e6)
         self._last_tick_ns = now_ns
@@ -209,6 +231,7 @@ class MotionPlayer(FacelmNode):
                 "buffer capacity (frames)": str(self.buffer.capacity),
                 "current stream": "idle" if current is None else f"{current[0]}:{current[1]}",
                 "ticks": str(self.ticks), "missed ticks (dropped frames)": str(self.missed_ticks),
+                "tick thread scheduling": getattr(self, "realtime", "timer"),
                 **{k.replace("_", " "): str(v) for k, v in stats.items()},
                 **self.interval_ms.summary("tick interval"), **self.decode_ms.summary("decode per token")}
 
