@@ -162,6 +162,8 @@ def test_bad_input_leaves_every_node_alive_and_is_reported(graph):
     assert int(tm["rejected command"]) >= 4  # empty, blank, non-UTF-8 (x2)
     assert int(tm["commands"]) >= 200
     assert int(diag["motion_player"]["rejected speech frame"]) >= 2
+    # Real-time scheduling was asked for (default realtime_priority 10): granted or refused with a reason.
+    assert diag["motion_player"]["tick thread scheduling"].startswith(("SCHED_FIFO 10", "unavailable ("))
     assert int(diag["motion_encoder"]["rejected frame"]) >= 2
     assert int(diag["audio_to_motion"]["rejected audio chunk"]) >= 2
     assert float(diag["motion_encoder"]["token stream (bit/s)"]) < 100

@@ -48,6 +48,7 @@ import torch
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
+from facelm.lm_runtime import DEFAULT_GUIDANCE
 from training.lm_backends import RuntimeLM, TorchLM
 from training.metrics import attributes as attr
 from training.metrics.distribution import diversity, fid, multimodality
@@ -329,7 +330,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--temperature", type=float, default=0.8, help="Language2Motion sampling temperature")
     ap.add_argument("--top-k", type=int, default=0, help="Language2Motion top-k (0: off)")
     ap.add_argument("--top-p", type=float, default=0.95, help="Language2Motion nucleus mass")
-    ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
+    ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                    help="classifier-free guidance scale (default: the runtime's, so what ships is what is scored)")
     ap.add_argument("--repeats", type=int, default=20, help="R-precision reshuffles (T2M uses 20)")
     ap.add_argument("--seed", type=int, default=0, help="subset, sampling and wording seed")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
