@@ -12,11 +12,9 @@ import time
 
 def arrival_ns(info) -> int:
     """Reception time (system clock ns) from rmw message info; now when the middleware gave none."""
-    stamp = info.get("received_timestamp", 0) if isinstance(info, dict) else 0
-    return int(stamp) if stamp else time.time_ns()
+    return info.get("received_timestamp") or time.time_ns()
 
 
 def source_ns(info, default: int) -> int:
     """Publication time (system clock ns) from rmw message info; ``default`` when the middleware gave none."""
-    stamp = info.get("source_timestamp", 0) if isinstance(info, dict) else 0
-    return int(stamp) if stamp else default
+    return info.get("source_timestamp") or default

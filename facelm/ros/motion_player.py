@@ -82,6 +82,7 @@ class MotionPlayer(FacelmNode):
         self.decode_ms = RateMeter()
         self.frames_meter = RateMeter()
         self.non_finite_fixed = 0
+        self.realtime = "not started"  # what scheduling the tick thread got (set when it starts)
 
     def activate(self) -> None:
         from facelm_msgs.msg import MotionTokens
@@ -104,6 +105,7 @@ class MotionPlayer(FacelmNode):
             self._thread.start()
         else:
             from rclpy.clock import Clock, ClockType
+            self.realtime = "rclpy timer (executor thread, normal priority)"
             self._timer = self.create_timer(PERIOD_NS / 1e9, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def deactivate(self) -> None:
@@ -169,16 +171,16 @@ class MotionPlayer(FacelmNode):
     # -- output -------------------------------------------------------------------------
     def _raise_priority(self) -> None:
         """Real-time scheduling for the tick thread, so a busy CPU does not delay a frame."""
-        priority = int(self.value("realtime_priority"))
-        self.realtime = "off"
+        priority = min(int(self.value("realtime_priority")), 99)
         if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+            self.realtime = "off"
             return
         try:
-            os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(min(priority, 99)))
-            self.realtime = f"SCHED_FIFO {min(priority, 99)}"
-        except (PermissionError, OSError) as exc:
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(priority))
+            self.realtime = f"SCHED_FIFO {priority}"
+        except OSError as exc:  # PermissionError without CAP_SYS_NICE / an rtprio limit
             self.realtime = f"unavailable ({exc.strerror or exc})"
-            self.get_logger().info(f"25 Hz thread runs at normal priority: SCHED_FIFO refused ({exc.strerror or exc})")
+            self.get_logger().info(f"25 Hz thread runs at normal priority: SCHED_FIFO {self.realtime}")
 
     def _tick_loop(self) -> None:
         self._raise_priority()
@@ -231,7 +233,7 @@ class MotionPlayer(FacelmNode):
                 "buffer capacity (frames)": str(self.buffer.capacity),
                 "current stream": "idle" if current is None else f"{current[0]}:{current[1]}",
                 "ticks": str(self.ticks), "missed ticks (dropped frames)": str(self.missed_ticks),
-                "tick thread scheduling": getattr(self, "realtime", "timer"),
+                "tick thread scheduling": self.realtime,
                 **{k.replace("_", " "): str(v) for k, v in stats.items()},
                 **self.interval_ms.summary("tick interval"), **self.decode_ms.summary("decode per token")}
 
