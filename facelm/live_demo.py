@@ -192,8 +192,12 @@ def run_demo(out: Path, *, text: str, seconds: float, audio: bool, audio_seconds
             if audio:
                 wav, wav_info = speech_wav(out, audio_seconds, shared)
                 print(f"demo: playing {wav} on /face/audio ({wav_info})")
+                # Two listeners: audio_to_motion and the recorder, which subscribes only once it
+                # sees the publisher; the first chunk's time is the audio latency's start.
                 player = WatchedProcess("wav_publisher", [sys.executable, "-m", "facelm.ros.wav_publisher",
-                                                          "--ros-args", "-p", f"path:={wav}"], env)
+                                                          "--ros-args", "-p", f"path:={wav}",
+                                                          "-p", "wait_for_subscribers:=2",
+                                                          "-p", "start_delay:=0.5"], env)
                 player.wait_for("wav_publisher active", 60)
                 deadline = time.monotonic() + audio_seconds + 5
                 while player.proc.poll() is None and time.monotonic() < deadline:

@@ -2,7 +2,7 @@
 
 Chunks go out on a thread with absolute deadlines, at the file's own sample
 rate and channel count (the receiver resamples); the last chunk of each pass
-has ``end`` set. It waits for a subscriber first (``wait_for_subscriber``), so
+has ``end`` set. It waits for subscribers first (``wait_for_subscribers``), so
 nothing is spoken into the void, and stays alive when done.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ class WavPublisher(AudioSourceNode):
         self.param("path", "", "WAV file to publish (any PCM or float format, any rate, mono or more channels)")
         self.param("loop", False, "start again at the end (each pass ends with an end flag)")
         self.param("realtime", True, "pace chunks at the audio's own speed (false: as fast as possible)")
-        self.param("wait_for_subscriber", True, "start only once something subscribes to the audio topic")
+        self.param("wait_for_subscribers", 1, "start only once this many subscribers listen on the audio topic "
+                   "(0: at once)")
         self.param("start_delay", 0.0, "seconds to wait before the first chunk")
         self._thread = None
         self._stop = threading.Event()
@@ -55,7 +56,7 @@ class WavPublisher(AudioSourceNode):
         self._thread = None
 
     def _play(self) -> None:
-        while self.value("wait_for_subscriber") and self.pub.get_subscription_count() == 0:
+        while self.pub.get_subscription_count() < int(self.value("wait_for_subscribers")):
             if self._stop.wait(0.05):
                 return
         if self._stop.wait(float(self.value("start_delay"))):
