@@ -3,7 +3,8 @@
     python -m export.lm --checkpoint runs/lm/lm.pt --out artifacts/
 
 Writes ``lm.onnx`` (see ``export/lm_graphs.py`` for its inputs and outputs),
-``lm_vocab.json`` and ``lm_text_tokenizer.json`` into the model directory and the
+``lm_vocab.json``, ``lm_text_tokenizer.json`` and ``lm_words.json`` (the words of the training
+text, see ``facelm.known_words``) into the model directory and the
 manifest's ``lm`` section, then runs the shipped runtime (``facelm.lm_runtime``) on
 the exported files against the torch model: greedy Language2Motion (with and without
 guidance), Motion2Language and QA must give identical tokens, and the logits of a
@@ -27,17 +28,20 @@ import torch
 
 from export.lm_graphs import LMStepGraph
 from export.onnx_utils import export_graph, sha256, update_manifest
+from facelm.known_words import KnownWords
 from facelm.vocab import TextTokenizer, Vocab
 from models.motion_lm import MotionLM
 
 GRAPH_FILE = "lm.onnx"
 VOCAB_FILE = "lm_vocab.json"
 TEXT_TOKENIZER_FILE = "lm_text_tokenizer.json"
+WORDS_FILE = "lm_words.json"
 LOGIT_TOLERANCE = 1e-3
 KV_LAYOUT = ["B", "heads", "positions", "head_dim"]
 
 PARITY_PROMPTS = [("A person nods slowly.", 3.0), ("shake the head and frown angrily", 5.0),
-                  ("look surprised, then smile", 2.0), ("talk calmly while looking to the left", 8.0)]
+                  ("look surprised, then smile", 2.0), ("talk calmly while looking to the left", 8.0),
+                  ("An individual bobs the head, looking elated.", 3.0)]  # words unseen in training
 PARITY_QUESTION = "Is the person nodding?"
 
 
@@ -58,8 +62,12 @@ def check_motion_tokenizer(out_dir: Path, vocab: Vocab, trained_tokenizer_sha256
 
 
 def export_lm(model: MotionLM, vocab: Vocab, text_tokenizer: TextTokenizer, out_dir: Path,
-              checkpoint: Path | None = None, trained_tokenizer_sha256: str | None = None) -> dict:
+              checkpoint: Path | None = None, trained_tokenizer_sha256: str | None = None,
+              known_words: KnownWords | None = None) -> dict:
     """Write the graph, vocabulary, text tokenizer and the manifest's ``lm`` section (without parity).
+
+    ``known_words``: the words of the LM's training text (``facelm.known_words``); when given they
+    are written as ``lm_words.json`` and the runtime leaves other words out of the token path.
 
     ``trained_tokenizer_sha256``: sha256 of the motion tokenizer checkpoint whose codes the LM was
     trained on (train_lm records it); refused when the model dir's tokenizer names another source.
@@ -107,6 +115,12 @@ def export_lm(model: MotionLM, vocab: Vocab, text_tokenizer: TextTokenizer, out_
         "max_context": cfg.block_size,
         "prefix_embedding": "text_encoder" if cfg.cond_dim == 384 else f"{cfg.cond_dim}-d",
     }
+    if known_words is not None:
+        known_words.save(out_dir / WORDS_FILE)
+        section["known_words"] = {"file": WORDS_FILE, "sha256": sha256(out_dir / WORDS_FILE),
+                                  "count": len(known_words)}
+    else:
+        (out_dir / WORDS_FILE).unlink(missing_ok=True)  # a stale list would belong to another model
     if tokenizer_link:
         section.update(tokenizer_link)
     if trained_tokenizer_sha256:
@@ -164,8 +178,10 @@ def check_parity(model: MotionLM, vocab: Vocab, tok: TextTokenizer, out_dir: Pat
     codes_seen = []
     for prompt, seconds in PARITY_PROMPTS:
         emb = parity_embedding(out_dir, prompt, model.cfg.cond_dim)
+        # The runtime leaves unseen words out of the tokens (not the embedding); torch gets that text.
+        token_text = rt.known_words.split(prompt)[0] if rt.known_words is not None else prompt
         for guidance in (1.0, 2.5):
-            want = text_to_motion(model, vocab, tok, prompt, seconds, embed=emb, temperature=0.0,
+            want = text_to_motion(model, vocab, tok, token_text, seconds, embed=emb, temperature=0.0,
                                   guidance=guidance)
             got = np.fromiter(rt.generate_motion(prompt, seconds, temperature=0.0, guidance=guidance,
                                                  embedding=emb), np.int64)
@@ -211,8 +227,9 @@ def quantize_weights(path: Path) -> None:
     onnx.checker.check_model(str(path))
 
 
-def load_checkpoint(path: Path) -> tuple[MotionLM, Vocab, TextTokenizer, str | None]:
-    """(model, vocabulary, text tokenizer, sha256 of the motion tokenizer it was trained with or None)."""
+def load_checkpoint(path: Path) -> tuple[MotionLM, Vocab, TextTokenizer, str | None, KnownWords | None]:
+    """(model, vocabulary, text tokenizer, sha256 of the motion tokenizer it was trained with or None,
+    the words of its training text or None for checkpoints older than the word list)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if ckpt.get("kind") != "motion_lm":
         raise SystemExit(f"{path}: kind={ckpt.get('kind')!r}; only the GPT ('motion_lm') exports to ONNX")
@@ -220,7 +237,8 @@ def load_checkpoint(path: Path) -> tuple[MotionLM, Vocab, TextTokenizer, str | N
         raise SystemExit(f"{path}: checkpoint carries no vocabulary / text tokenizer")
     tok = TextTokenizer.from_str(ckpt["text_tokenizer"])
     vocab = Vocab.from_dict(ckpt["vocab"])
-    return MotionLM.from_checkpoint(ckpt), vocab, tok, ckpt.get("motion_tokenizer_sha256")
+    words = KnownWords(ckpt["known_words"]) if ckpt.get("known_words") else None
+    return MotionLM.from_checkpoint(ckpt), vocab, tok, ckpt.get("motion_tokenizer_sha256"), words
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-parity", action="store_true", help="no comparison with torch (not for a release)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    model, vocab, tok, tokenizer_sha = load_checkpoint(args.checkpoint)
-    section = export_lm(model, vocab, tok, args.out, args.checkpoint, tokenizer_sha)
+    model, vocab, tok, tokenizer_sha, words = load_checkpoint(args.checkpoint)
+    section = export_lm(model, vocab, tok, args.out, args.checkpoint, tokenizer_sha, words)
     if not args.skip_parity:
         section["parity"] = check_parity(model, vocab, tok, args.out)
         update_manifest(args.out, "lm", section)
@@ -246,9 +264,11 @@ def main(argv: list[str] | None = None) -> int:
             section["parity"] = {"fp32_graph": section["parity"],
                                  "int8_graph": check_parity(model, vocab, tok, args.out, strict=False)}
             update_manifest(args.out, "lm", section)
-    size = sum((args.out / section[k]["file"]).stat().st_size for k in ("graph", "vocab", "text_tokenizer"))
+    size = sum((args.out / section[k]["file"]).stat().st_size
+               for k in ("graph", "vocab", "text_tokenizer", "known_words") if k in section)
     size /= 1e6
-    print(f"wrote {GRAPH_FILE}, {VOCAB_FILE}, {TEXT_TOKENIZER_FILE} ({size:.1f} MB) to {args.out}")
+    print(f"wrote the LM ({size:.1f} MB: {GRAPH_FILE}, {VOCAB_FILE}, {TEXT_TOKENIZER_FILE}"
+          f"{', ' + WORDS_FILE if 'known_words' in section else ''}) to {args.out}")
     if "parity" in section:
         print("parity vs torch:", json.dumps(section["parity"]))
     return 0

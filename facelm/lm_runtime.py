@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from facelm.errors import FacelmError
+from facelm.known_words import KnownWords
 from facelm.model_dir import ModelDir
 from facelm.text_encoder import MAX_CHARS, check_text
 from facelm.vocab import TextTokenizer, Vocab
@@ -70,14 +71,18 @@ class MotionStream:
     """Iterator of motion codes (ints in [0, num_motion)), computed as they are consumed.
 
     ``num_tokens``: how many it yields; ``frames``: the frames those decode to;
-    ``prompt_truncated``: whether the prompt was longer than the model reads.
+    ``prompt_truncated``: whether the prompt was longer than the model reads;
+    ``unknown_words``: the prompt's words the LM's text path never saw in training
+    (read through the sentence embedding only, see ``facelm.known_words``).
     """
 
-    def __init__(self, codes: Iterator[int], num_tokens: int, frames_per_token: int, prompt_truncated: bool):
+    def __init__(self, codes: Iterator[int], num_tokens: int, frames_per_token: int, prompt_truncated: bool,
+                 unknown_words: Sequence[str] = ()):
         self._codes = codes
         self.num_tokens = num_tokens
         self.frames = num_tokens * frames_per_token
         self.prompt_truncated = prompt_truncated
+        self.unknown_words = list(unknown_words)
 
     def __iter__(self) -> "MotionStream":
         return self
@@ -105,6 +110,8 @@ class MotionLanguageModel:
         self.spec = spec
         self.vocab = Vocab.load(self.model.file(spec["vocab"]))
         self.text_tokenizer = TextTokenizer.from_file(self.model.file(spec["text_tokenizer"]))
+        # Model dirs exported before the word list existed read every word as tokens.
+        self.known_words = KnownWords.from_file(self.model.file(spec["known_words"])) if "known_words" in spec else None
         cfg = spec["config"]
         self.block_size = int(cfg["block_size"])
         self.cond_dim = int(cfg["cond_dim"])
@@ -202,10 +209,15 @@ class MotionLanguageModel:
         self.vocab.from_motion_code(arr)  # range check
         return arr.astype(np.int64)
 
-    def _text_ids(self, text: str, limit: int) -> tuple[list[int], bool]:
-        ids = self.vocab.encode_text(self.text_tokenizer, text[:MAX_CHARS])
-        cut = len(text) > MAX_CHARS or len(ids) > limit
-        return ids[:max(1, limit)], cut
+    def _text_ids(self, text: str, limit: int) -> tuple[list[int], bool, list[str]]:
+        """(ids, cut, unknown words): the text's tokens without the words the model never learned."""
+        cut = len(text) > MAX_CHARS
+        text = text[:MAX_CHARS]
+        unknown: list[str] = []
+        if self.known_words is not None:
+            text, unknown = self.known_words.split(text)
+        ids = self.vocab.encode_text(self.text_tokenizer, text) if text else []
+        return ids[:max(1, limit)], cut or len(ids) > limit, unknown
 
     @staticmethod
     def _sampling(seed, temperature, top_k, top_p) -> tuple[np.random.Generator, float, int, float]:
@@ -241,7 +253,7 @@ class MotionLanguageModel:
                 raise FacelmError(f"num_tokens must be an integer in [1, {self.max_motion_tokens}], "
                                   f"got {num_tokens!r}")
             n = int(num_tokens)
-        text_ids, cut = self._text_ids(prompt, self.block_size - 1 - n - PROMPT_SPECIALS)
+        text_ids, cut, unknown = self._text_ids(prompt, self.block_size - 1 - n - PROMPT_SPECIALS)
         if embedding is None and self.text_encoder.truncated(prompt):
             cut = True
         cond = self._embedding(prompt, embedding)
@@ -251,7 +263,7 @@ class MotionLanguageModel:
         new_ids = self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
                                temperature=temperature, top_k=top_k, top_p=top_p, rng=rng, guidance=guidance,
                                uncond=uncond)
-        return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut)
+        return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut, unknown)
 
     def _text(self, prompt: list[int], cond: np.ndarray | None, greedy: bool, seed, temperature: float,
               max_tokens: int) -> str:
@@ -272,7 +284,7 @@ class MotionLanguageModel:
         """QA: the model's (lower-case) answer to ``question`` about motion ``codes``."""
         question = check_text(question, "question")
         codes = self._check_codes(codes)
-        q_ids, _ = self._text_ids(question, self.block_size - 1 - len(codes) - PROMPT_SPECIALS - max_tokens)
+        q_ids, _, _ = self._text_ids(question, self.block_size - 1 - len(codes) - PROMPT_SPECIALS - max_tokens)
         ids, _ = self.vocab.question(codes, q_ids)
         cond = self._embedding(question, embedding)
         return self._text(ids, cond, greedy, seed, temperature, max_tokens).lower()

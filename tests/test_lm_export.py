@@ -22,6 +22,7 @@ import torch
 from facelm.cli import main as cli_main
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
+from facelm.known_words import KnownWords, words_of
 from facelm.lm_runtime import MotionLanguageModel, sample_next
 from facelm.model_dir import MANIFEST, ModelDir
 from facelm.vocab import Vocab
@@ -71,7 +72,7 @@ def tiny(tmp_path_factory):
     vocab = Vocab(num_text=tok.size, num_motion=NUM_CODES)
     model = MotionLM(LMConfig(vocab_size=vocab.size, n_layer=2, n_head=4, d_model=64, block_size=128,
                               dropout=0.0)).eval()
-    export_lm(model, vocab, tok, out)
+    export_lm(model, vocab, tok, out, known_words=KnownWords(words_of(SENTENCES)))
     return {"dir": out, "model": model, "vocab": vocab, "tok": tok}
 
 
@@ -95,10 +96,10 @@ def tiny_with_text(tiny, tmp_path_factory):
 # ============================================================================
 def test_onnx_lm_gives_torch_greedy_tokens_and_logits(tiny):
     """L2M (with and without guidance), M2L in every category and QA: identical greedy tokens."""
-    from export.lm import check_parity
+    from export.lm import PARITY_PROMPTS, check_parity
 
     report = check_parity(tiny["model"], tiny["vocab"], tiny["tok"], tiny["dir"])
-    assert report["l2m_sequences"] == 8 and report["m2l_descriptions"] == 2 * len(tiny["vocab"].categories)
+    assert report["l2m_sequences"] == 2 * len(PARITY_PROMPTS) and report["m2l_descriptions"] == 2 * len(tiny["vocab"].categories)
     assert report["l2m_identical"] == report["m2l_identical"] == report["qa_identical"] == 1.0
     assert report["max_abs_logit_diff"] < 1e-4
 
@@ -116,8 +117,9 @@ def test_torch_checkpoint_rebuilt_from_the_graph_equals_the_exported_model(tiny,
             p.normal_(0.0, 0.05)
     for f in tiny["dir"].iterdir():
         shutil.copy(f, tmp_path / f.name)
-    export_lm(model, tiny["vocab"], tiny["tok"], tmp_path)
+    export_lm(model, tiny["vocab"], tiny["tok"], tmp_path, known_words=KnownWords(words_of(SENTENCES)))
     ckpt = recover(tmp_path)
+    assert ckpt["known_words"] == sorted(words_of(SENTENCES))
     want = model.state_dict()
     assert set(ckpt["state_dict"]) == set(want)
     for name, value in want.items():
@@ -206,6 +208,23 @@ def test_generation_is_reproducible_by_seed_and_constrained(tiny):
     assert all(0 <= code < NUM_CODES for code in a)  # motion tokens only, never </motion> or text
     guided = list(rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, guidance=3.0, embedding=emb))
     assert len(guided) == 19 and guided != a  # the unconditional branch changes the logits
+
+
+def test_unseen_words_reach_the_model_through_the_embedding_only(tiny):
+    """Words outside lm_words.json are left out of the token path, reported, and the embedding is unchanged."""
+    rt = MotionLanguageModel(tiny["dir"])
+    assert rt.known_words is not None and "nods" in rt.known_words.words
+    emb = unit(5)
+    stream = rt.generate_motion("A person nods, looking elated, jubilant.", 2.0, temperature=0.0, embedding=emb)
+    assert stream.unknown_words == ["elated", "jubilant"]
+    same = rt.generate_motion("A person nods, looking.", 2.0, temperature=0.0, embedding=emb)
+    assert same.unknown_words == [] and list(stream) == list(same)
+    # every word unseen: only the embedding speaks, as in training's embedding-only examples
+    only_emb = rt.generate_motion("Somebody bobs.", 2.0, temperature=0.0, embedding=emb)
+    assert only_emb.unknown_words == ["Somebody", "bobs"]
+    ids, _, unknown = rt._text_ids("Somebody bobs.", 100)
+    assert ids == [] and unknown == ["Somebody", "bobs"]
+    assert len(list(only_emb)) == tiny["vocab"].motion_tokens_for(2.0)
 
 
 def test_text_tasks_emit_only_text(tiny):

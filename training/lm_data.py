@@ -19,6 +19,10 @@ token file's tokenizer hash):
 Language2Motion from a prompt (sometimes the action text: wording variety),
 Motion2Language per category, and QA generated from the labels; classifier-free
 guidance drops the text and embedding of a share of Language2Motion examples.
+Another share keeps the full sentence embedding but only some of the prompt's (or
+question's) words as tokens, or none (``word_drop``, ``embed_only``): the runtime leaves
+words the model never saw out of the token path (``facelm.known_words``), so the model
+must learn to read what the tokens miss from the embedding.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ import numpy as np
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
+from facelm.known_words import remove_words, words_of
 from facelm.vocab import TextTokenizer, Vocab
 
 FPS = 25.0
@@ -47,6 +52,8 @@ M2T_CATEGORY_WEIGHTS = {"action": 0.25, "emotion": 0.18, "detail_head_pose": 0.2
 # Language2Motion prompts: a realised prompt, else one of these annotation texts.
 T2M_TEXT_PROMPT_SHARE = 0.15
 T2M_TEXT_PROMPT_KEYS = ("action",)
+# Share of the words removed from a prompt picked for word dropout.
+WORD_DROP_RATE = 0.4
 
 
 # ============================================================================
@@ -268,6 +275,11 @@ def bank_texts(bank: list[Example]) -> list[str]:
     return out
 
 
+def training_words(bank: list[Example]) -> set[str]:
+    """The words the LM's text path sees in training: the bank's texts and the QA questions and answers."""
+    return words_of(bank_texts(bank) + all_questions() + all_answers())
+
+
 def conditioning_texts(bank: list[Example]) -> list[str]:
     """Every sentence that may be embedded as a prefix (prompts, action texts, questions)."""
     out = set(all_questions())
@@ -292,13 +304,17 @@ class SequenceSampler:
     """Random task sequences from a bank; ``batch(n)`` gives padded tensors' numpy arrays."""
 
     def __init__(self, bank: list[Example], vocab: Vocab, tok: TextTokenizer, embeddings: dict[str, np.ndarray],
-                 block_size: int, seed: int = 0, cfg_drop: float = 0.1, task_weights: dict | None = None) -> None:
+                 block_size: int, seed: int = 0, cfg_drop: float = 0.1, task_weights: dict | None = None,
+                 embed_only: float = 0.0, word_drop: float = 0.0) -> None:
+        """``cfg_drop``: share of L2M examples with neither text nor embedding; ``embed_only``: share of
+        L2M and QA examples with the embedding but no text tokens; ``word_drop``: share with the
+        embedding of the whole sentence but ``WORD_DROP_RATE`` of its words left out of the tokens."""
         if not bank:
             raise FacelmError("no training examples")
         self.bank, self.vocab, self.tok, self.embeddings = bank, vocab, tok, embeddings
         self.block_size = block_size
         self.rng = np.random.default_rng(seed)
-        self.cfg_drop = cfg_drop
+        self.cfg_drop, self.embed_only, self.word_drop = cfg_drop, embed_only, word_drop
         tw = task_weights or TASK_WEIGHTS
         self.tasks, self.task_p = list(tw), np.array(list(tw.values()), float) / sum(tw.values())
         self.cats = [c for c in M2T_CATEGORY_WEIGHTS if c in vocab.categories]
@@ -312,6 +328,19 @@ class SequenceSampler:
             ids = self._text_ids[text] = self.vocab.encode_text(self.tok, text)
         return ids if limit is None else ids[:max(1, limit)]
 
+    def conditioning_ids(self, text: str, limit: int | None = None) -> list[int]:
+        """Token ids of a prompt or question, sometimes with words (or all of them) left out."""
+        if self.embed_only + self.word_drop <= 0:
+            return self.text_ids(text, limit)
+        r = self.rng.random()
+        if r < self.embed_only:
+            return []
+        if r < self.embed_only + self.word_drop:
+            kept, _ = remove_words(text, lambda _word: self.rng.random() >= WORD_DROP_RATE)
+            ids = self.vocab.encode_text(self.tok, kept) if kept else []
+            return ids if limit is None else ids[:max(1, limit)]
+        return self.text_ids(text, limit)
+
     def sequence(self, ex: Example, task: str) -> Sequence:
         v, rng = self.vocab, self.rng
         room = self.block_size - 1 - len(ex.codes) - 8  # prefix, specials
@@ -323,14 +352,14 @@ class SequenceSampler:
             if rng.random() < self.cfg_drop:  # unconditional: no text, zero embedding
                 ids, target = v.text_to_motion([], ex.seconds, ex.codes)
                 return Sequence(ids, target, None, task)
-            ids, target = v.text_to_motion(self.text_ids(prompt, room), ex.seconds, ex.codes)
+            ids, target = v.text_to_motion(self.conditioning_ids(prompt, room), ex.seconds, ex.codes)
             return Sequence(ids, target, prompt, task)
         if task == "m2t":
             cat = self.cats[int(rng.choice(len(self.cats), p=self.cat_p))]
             ids, target = v.motion_to_text(ex.codes, cat, self.text_ids(ex.texts[cat], room))
             return Sequence(ids, target, None, task)
         question, answer = sample_question(ex.labels, rng)
-        ids, target = v.question(ex.codes, self.text_ids(question), self.text_ids(answer, room - 16))
+        ids, target = v.question(ex.codes, self.conditioning_ids(question), self.text_ids(answer, room - 16))
         return Sequence(ids, target, question, task)
 
     def sample(self) -> Sequence:

@@ -7,7 +7,7 @@ keep their parameter names (``model.<name>``); the exporter folds each linear
 layer's weight into a transposed constant feeding a MatMul, whose output the
 layer's named bias is then added to. So a weight is found as the MatMul constant
 whose result meets ``<layer>.bias`` (the tied output head has its own name). The
-manifest gives the config, vocabulary and text tokenizer; logits of the rebuilt
+manifest gives the config, vocabulary, text tokenizer and known words; logits of the rebuilt
 model are checked against onnxruntime before the checkpoint is written.
 
 Use: warm-start training (``train_lm --init``) when only the exported model is at hand,
@@ -26,6 +26,7 @@ import torch
 from onnx import numpy_helper
 
 from facelm.errors import FacelmError
+from facelm.known_words import KnownWords
 from facelm.model_dir import ModelDir
 from facelm.vocab import TextTokenizer, Vocab
 from models.motion_lm import LMConfig, MotionLM
@@ -73,7 +74,8 @@ def recover(model_dir: str | Path) -> dict:
     model.load_state_dict(state)
     vocab = Vocab.load(md.file(spec["vocab"]))
     tok = TextTokenizer.from_file(md.file(spec["text_tokenizer"]))
-    return model.checkpoint(vocab=vocab.to_dict(), text_tokenizer=tok.to_str(), step=None,
+    words = sorted(KnownWords.from_file(md.file(spec["known_words"])).words) if "known_words" in spec else None
+    return model.checkpoint(vocab=vocab.to_dict(), text_tokenizer=tok.to_str(), step=None, known_words=words,
                             motion_tokenizer_sha256=spec.get("trained_on_motion_tokenizer_sha256"),
                             recovered_from=str(md.path / spec["graph"]["file"]))
 

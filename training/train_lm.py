@@ -33,7 +33,8 @@ from facelm.vocab import TextTokenizer, Vocab
 from models.motion_lm import LMConfig, MotionLM, num_parameters
 from training import distributed
 from training.checkpointing import load_if_exists, save_atomic
-from training.lm_data import (SequenceSampler, build_bank, collate, conditioning_texts, fixed_eval_sequences)
+from training.lm_data import (SequenceSampler, build_bank, collate, conditioning_texts, fixed_eval_sequences,
+                              training_words)
 from training.schedule import warmup_cosine
 from training.sentence_embed import SentenceEmbedder
 
@@ -60,6 +61,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--block-size", type=int, default=LMConfig.block_size, help="context (positions)")
     ap.add_argument("--dropout", type=float, default=LMConfig.dropout, help="dropout")
     ap.add_argument("--cfg-drop", type=float, default=0.1, help="share of L2M examples without text (guidance)")
+    ap.add_argument("--embed-only", type=float, default=0.1,
+                    help="share of L2M/QA examples with the sentence embedding but no text tokens")
+    ap.add_argument("--word-drop", type=float, default=0.2,
+                    help="share of L2M/QA examples with some words left out of the tokens (not the embedding)")
     ap.add_argument("--text-vocab", type=int, default=3000, help="text BPE size when it is trained here")
     ap.add_argument("--prompt-variants", type=int, default=2, help="extra prompt wordings per train clip")
     ap.add_argument("--crops", type=int, default=1, help="random crops per long train clip")
@@ -230,7 +235,7 @@ def main(argv=None) -> int:
         return 0
     block = getattr(model, "block_size", None) or model.cfg.block_size
     sampler = SequenceSampler(train_bank, vocab, tok, embeddings, block, seed=args.seed * 1000 + rt.rank,
-                              cfg_drop=args.cfg_drop)
+                              cfg_drop=args.cfg_drop, embed_only=args.embed_only, word_drop=args.word_drop)
     val_seqs = fixed_eval_sequences(val_bank, vocab, tok, embeddings, block)
     motion_tok = None
     if args.motion_tokenizer is not None and args.attr_prompts > 0 and rt.main:
@@ -257,7 +262,8 @@ def main(argv=None) -> int:
               f"({vocab.num_text} text, {vocab.num_motion} motion); {len(train_bank)} train examples, "
               f"{len(val_bank)} val, {len(embeddings)} embedded sentences")
     log = open(args.out / "log.jsonl", "a") if rt.main else None
-    extra = {"vocab": vocab.to_dict(), "text_tokenizer": tok.to_str(), "motion_tokenizer_sha256": tokenizer_sha}
+    extra = {"vocab": vocab.to_dict(), "text_tokenizer": tok.to_str(), "motion_tokenizer_sha256": tokenizer_sha,
+             "known_words": sorted(training_words(train_bank))}
 
     def elapsed() -> float:
         return trained_s + time.time() - t0
