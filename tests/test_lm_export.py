@@ -361,7 +361,10 @@ def test_generate_then_describe_cli(tiny_with_text, tmp_path, capsys, monkeypatc
     assert cli("generate", "A person nods slowly.", "-o", again, "--seconds", "2.5", "--seed", "3",
                "--model", tiny_with_text) == 0
     np.testing.assert_array_equal(MotionClip.load(again).expression, clip.expression)
-    capsys.readouterr()
+    assert "not seen in training" not in capsys.readouterr().err
+    assert cli("generate", "A person nods, looking elated.", "-o", again, "--seconds", "1", "--model",
+               tiny_with_text) == 0
+    assert "words not seen in training, read through the sentence encoder only: elated" in capsys.readouterr().err
     assert cli("describe", out, "--json", "--model", tiny_with_text) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"text", "action", "emotion", "expression", "head_pose"}
