@@ -111,7 +111,8 @@ class MotionLanguageModel:
         self.vocab = Vocab.load(self.model.file(spec["vocab"]))
         self.text_tokenizer = TextTokenizer.from_file(self.model.file(spec["text_tokenizer"]))
         # Model dirs exported before the word list existed read every word as tokens.
-        self.known_words = KnownWords.from_file(self.model.file(spec["known_words"])) if "known_words" in spec else None
+        self.known_words = (KnownWords.from_file(self.model.file(spec["known_words"]))
+                            if "known_words" in spec else None)
         cfg = spec["config"]
         self.block_size = int(cfg["block_size"])
         self.cond_dim = int(cfg["cond_dim"])
