@@ -161,6 +161,7 @@ def test_bad_input_leaves_every_node_alive_and_is_reported(graph):
     tm = diag["text_to_motion"]
     assert int(tm["rejected command"]) >= 4  # empty, blank, non-UTF-8 (x2)
     assert int(tm["commands"]) >= 200
+    assert int(tm["prompts with unseen words"]) >= 1
     assert int(diag["motion_player"]["rejected speech frame"]) >= 2
     # Real-time scheduling was asked for (default realtime_priority 10): granted or refused with a reason.
     assert diag["motion_player"]["tick thread scheduling"].startswith(("SCHED_FIFO 10", "unavailable ("))
@@ -455,6 +456,8 @@ def run_bad_input() -> None:
         audio.publish(chunk(list(0.2 * np.sin(np.arange(441) / 7.0)), rate=44100, seq=seq * 2, end=seq == 9))
         time.sleep(0.01)
     time.sleep(3.5)  # the flood settles; two diagnostics rounds
+    p.send("An individual looks elated.")  # words the LM never saw: logged and counted
+    time.sleep(1.5)
     p.send("smile")  # still answering
     time.sleep(1.5)
     ros_helpers.emit("bad_input", violations=p.violations, frames=len(p.frames), arkit=p.arkit, joints=p.joints,

@@ -196,9 +196,10 @@ class TextToMotion(FacelmNode):
             self.counts["prompts truncated"] += 1
             self.get_logger().warning("prompt longer than the model reads; only its start is used",
                                       throttle_duration_sec=1.0)
-        if stream.unknown_words:
+        unseen = ""
+        if stream.unknown_words:  # read through the sentence embedding only (facelm.known_words)
             self.counts["prompts with unseen words"] += 1
-        unseen = f" (unseen words: {', '.join(dict.fromkeys(stream.unknown_words))})" if stream.unknown_words else ""
+            unseen = f" (unseen words: {shorten(', '.join(dict.fromkeys(stream.unknown_words)))})"
         self.get_logger().info(f"stream {stream_id}: {shorten(request.text)!r}, {seconds:.1f} s{unseen}")
         chunk, first_index, made, chunk_index = [], 0, [], 0
         start = time.perf_counter()
