@@ -72,8 +72,8 @@ class MotionStream:
 
     ``num_tokens``: how many it yields; ``frames``: the frames those decode to;
     ``prompt_truncated``: whether the prompt was longer than the model reads;
-    ``unknown_words``: the prompt's words the LM's text path never saw in training
-    (read through the sentence embedding only, see ``facelm.known_words``).
+    ``unknown_words``: the prompt's words the LM's text path never saw in training, each
+    once, in order (read through the sentence embedding only, see ``facelm.known_words``).
     """
 
     def __init__(self, codes: Iterator[int], num_tokens: int, frames_per_token: int, prompt_truncated: bool,
@@ -217,8 +217,8 @@ class MotionLanguageModel:
         unknown: list[str] = []
         if self.known_words is not None:
             text, unknown = self.known_words.split(text)
-        ids = self.vocab.encode_text(self.text_tokenizer, text) if text else []
-        return ids[:max(1, limit)], cut or len(ids) > limit, unknown
+        ids = self.vocab.encode_text(self.text_tokenizer, text)
+        return ids[:max(1, limit)], cut or len(ids) > limit, list(dict.fromkeys(unknown))
 
     @staticmethod
     def _sampling(seed, temperature, top_k, top_p) -> tuple[np.random.Generator, float, int, float]:

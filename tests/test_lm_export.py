@@ -224,6 +224,7 @@ def test_unseen_words_reach_the_model_through_the_embedding_only(tiny):
     assert only_emb.unknown_words == ["Somebody", "bobs"]
     ids, _, unknown = rt._text_ids("Somebody bobs.", 100)
     assert ids == [] and unknown == ["Somebody", "bobs"]
+    assert rt._text_ids("Bobs, bobs, somebody bobs.", 100)[2] == ["Bobs", "bobs", "somebody"]  # each once
     assert len(list(only_emb)) == tiny["vocab"].motion_tokens_for(2.0)
 
 

@@ -322,10 +322,12 @@ class SequenceSampler:
         self.cat_p /= self.cat_p.sum()
         self._text_ids: dict[str, list[int]] = {}
 
-    def text_ids(self, text: str, limit: int | None = None) -> list[int]:
-        ids = self._text_ids.get(text)
+    def text_ids(self, text: str, limit: int | None = None, cache: bool = True) -> list[int]:
+        ids = self._text_ids.get(text) if cache else None
         if ids is None:
-            ids = self._text_ids[text] = self.vocab.encode_text(self.tok, text)
+            ids = self.vocab.encode_text(self.tok, text)
+            if cache:
+                self._text_ids[text] = ids
         return ids if limit is None else ids[:max(1, limit)]
 
     def conditioning_ids(self, text: str, limit: int | None = None) -> list[int]:
@@ -335,10 +337,9 @@ class SequenceSampler:
         r = self.rng.random()
         if r < self.embed_only:
             return []
-        if r < self.embed_only + self.word_drop:
+        if r < self.embed_only + self.word_drop:  # a one-off text: not worth caching
             kept, _ = remove_words(text, lambda _word: self.rng.random() >= WORD_DROP_RATE)
-            ids = self.vocab.encode_text(self.tok, kept) if kept else []
-            return ids if limit is None else ids[:max(1, limit)]
+            return self.text_ids(kept, limit, cache=False)
         return self.text_ids(text, limit)
 
     def sequence(self, ex: Example, task: str) -> Sequence:

@@ -73,7 +73,7 @@ def run(args) -> int:
         print("warning: the prompt is longer than the model reads; only its start was used", file=sys.stderr)
     if stream.unknown_words:
         print(f"note: words not seen in training, read through the sentence encoder only: "
-              f"{', '.join(dict.fromkeys(stream.unknown_words))}", file=sys.stderr)
+              f"{', '.join(stream.unknown_words)}", file=sys.stderr)
     decoder = codec.streaming_decoder()
     frames = np.concatenate([decoder.push(code) for code in stream])
     clip = codec.to_clip(frames[:num_frames])

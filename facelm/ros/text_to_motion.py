@@ -199,7 +199,7 @@ class TextToMotion(FacelmNode):
         unseen = ""
         if stream.unknown_words:  # read through the sentence embedding only (facelm.known_words)
             self.counts["prompts with unseen words"] += 1
-            unseen = f" (unseen words: {shorten(', '.join(dict.fromkeys(stream.unknown_words)))})"
+            unseen = f" (unseen words: {shorten(', '.join(stream.unknown_words))})"
         self.get_logger().info(f"stream {stream_id}: {shorten(request.text)!r}, {seconds:.1f} s{unseen}")
         chunk, first_index, made, chunk_index = [], 0, [], 0
         start = time.perf_counter()
