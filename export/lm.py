@@ -28,6 +28,8 @@ import torch
 
 from export.lm_graphs import LMStepGraph
 from export.onnx_utils import export_graph, sha256, update_manifest
+from export.word_aliases import with_aliases
+from export.wordnet import DEFAULT_DIR as DEFAULT_WORDNET
 from facelm.known_words import KnownWords
 from facelm.vocab import TextTokenizer, Vocab
 from models.motion_lm import MotionLM
@@ -118,7 +120,7 @@ def export_lm(model: MotionLM, vocab: Vocab, text_tokenizer: TextTokenizer, out_
     if known_words is not None:
         known_words.save(out_dir / WORDS_FILE)
         section["known_words"] = {"file": WORDS_FILE, "sha256": sha256(out_dir / WORDS_FILE),
-                                  "count": len(known_words)}
+                                  "count": len(known_words), "aliases": len(known_words.aliases)}
     else:
         (out_dir / WORDS_FILE).unlink(missing_ok=True)  # a stale list would belong to another model
     if tokenizer_link:
@@ -177,9 +179,11 @@ def check_parity(model: MotionLM, vocab: Vocab, tok: TextTokenizer, out_dir: Pat
 
     codes_seen = []
     for prompt, seconds in PARITY_PROMPTS:
-        emb = parity_embedding(out_dir, prompt, model.cfg.cond_dim)
-        # The runtime leaves unseen words out of the tokens (not the embedding); torch gets that text.
-        token_text = rt.known_words.split(prompt)[0] if rt.known_words is not None else prompt
+        # The runtime reads aliases and leaves other unseen words out of the tokens (the sentence
+        # encoder keeps them, with the aliases read too); torch gets those texts.
+        rewrite = rt.known_words.split(prompt) if rt.known_words is not None else None
+        token_text = rewrite.text if rewrite else prompt
+        emb = parity_embedding(out_dir, rewrite.sentence if rewrite else prompt, model.cfg.cond_dim)
         for guidance in (1.0, 2.5):
             want = text_to_motion(model, vocab, tok, token_text, seconds, embed=emb, temperature=0.0,
                                   guidance=guidance)
@@ -248,9 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--int8", action="store_true",
                     help="ship int8 matmul weights (smaller, faster decoding; parity reported, not exact)")
     ap.add_argument("--skip-parity", action="store_true", help="no comparison with torch (not for a release)")
+    ap.add_argument("--wordnet", type=Path, default=DEFAULT_WORDNET,
+                    help="WordNet 3.0 database (Debian wordnet-base) for the word aliases (export.word_aliases)")
+    ap.add_argument("--no-aliases", action="store_true",
+                    help="ship the word list without aliases: unknown words are only left out")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, vocab, tok, tokenizer_sha, words = load_checkpoint(args.checkpoint)
+    if words is not None and not args.no_aliases:
+        words = with_aliases(words, args.out, args.wordnet, progress=print)
     section = export_lm(model, vocab, tok, args.out, args.checkpoint, tokenizer_sha, words)
     if not args.skip_parity:
         section["parity"] = check_parity(model, vocab, tok, args.out)

@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from facelm.errors import FacelmError
-from facelm.known_words import KnownWords
+from facelm.known_words import KnownWords, Rewrite
 from facelm.model_dir import ModelDir
 from facelm.text_encoder import MAX_CHARS, check_text
 from facelm.vocab import TextTokenizer, Vocab
@@ -73,16 +73,18 @@ class MotionStream:
     ``num_tokens``: how many it yields; ``frames``: the frames those decode to;
     ``prompt_truncated``: whether the prompt was longer than the model reads;
     ``unknown_words``: the prompt's words the LM's text path never saw in training, each
-    once, in order (read through the sentence embedding only, see ``facelm.known_words``).
+    once, in order (read through the sentence embedding only, see ``facelm.known_words``);
+    ``aliased_words``: (word, known word it was read as) pairs, each once, in order.
     """
 
     def __init__(self, codes: Iterator[int], num_tokens: int, frames_per_token: int, prompt_truncated: bool,
-                 unknown_words: Sequence[str] = ()):
+                 unknown_words: Sequence[str] = (), aliased_words: Sequence[tuple[str, str]] = ()):
         self._codes = codes
         self.num_tokens = num_tokens
         self.frames = num_tokens * frames_per_token
         self.prompt_truncated = prompt_truncated
         self.unknown_words = list(unknown_words)
+        self.aliased_words = list(aliased_words)
 
     def __iter__(self) -> "MotionStream":
         return self
@@ -210,15 +212,16 @@ class MotionLanguageModel:
         self.vocab.from_motion_code(arr)  # range check
         return arr.astype(np.int64)
 
-    def _text_ids(self, text: str, limit: int) -> tuple[list[int], bool, list[str]]:
-        """(ids, cut, unknown words): the text's tokens without the words the model never learned."""
+    def _text_ids(self, text: str, limit: int) -> tuple[list[int], bool, Rewrite]:
+        """(ids, cut, rewrite): the text's tokens with aliases read as known words and the words the
+        model never learned left out (``facelm.known_words``)."""
         cut = len(text) > MAX_CHARS
         text = text[:MAX_CHARS]
-        unknown: list[str] = []
+        rewrite = Rewrite(text, [], [], text)
         if self.known_words is not None:
-            text, unknown = self.known_words.split(text)
-        ids = self.vocab.encode_text(self.text_tokenizer, text)
-        return ids[:max(1, limit)], cut or len(ids) > limit, list(dict.fromkeys(unknown))
+            rewrite = self.known_words.split(text)
+        ids = self.vocab.encode_text(self.text_tokenizer, rewrite.text)
+        return ids[:max(1, limit)], cut or len(ids) > limit, rewrite
 
     @staticmethod
     def _sampling(seed, temperature, top_k, top_p) -> tuple[np.random.Generator, float, int, float]:
@@ -254,17 +257,18 @@ class MotionLanguageModel:
                 raise FacelmError(f"num_tokens must be an integer in [1, {self.max_motion_tokens}], "
                                   f"got {num_tokens!r}")
             n = int(num_tokens)
-        text_ids, cut, unknown = self._text_ids(prompt, self.block_size - 1 - n - PROMPT_SPECIALS)
+        text_ids, cut, rewrite = self._text_ids(prompt, self.block_size - 1 - n - PROMPT_SPECIALS)
         if embedding is None and self.text_encoder.truncated(prompt):
             cut = True
-        cond = self._embedding(prompt, embedding)
+        cond = self._embedding(rewrite.sentence, embedding)
         ids, _ = self.vocab.text_to_motion(text_ids, seconds)
         uncond, _ = self.vocab.text_to_motion([], seconds)
         offset = self.vocab.motion_offset
         new_ids = self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
                                temperature=temperature, top_k=top_k, top_p=top_p, rng=rng, guidance=guidance,
                                uncond=uncond)
-        return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut, unknown)
+        return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut,
+                            list(dict.fromkeys(rewrite.unknown)), list(dict.fromkeys(rewrite.aliased)))
 
     def _text(self, prompt: list[int], cond: np.ndarray | None, greedy: bool, seed, temperature: float,
               max_tokens: int) -> str:
@@ -285,7 +289,8 @@ class MotionLanguageModel:
         """QA: the model's (lower-case) answer to ``question`` about motion ``codes``."""
         question = check_text(question, "question")
         codes = self._check_codes(codes)
-        q_ids, _, _ = self._text_ids(question, self.block_size - 1 - len(codes) - PROMPT_SPECIALS - max_tokens)
+        q_ids, _, rewrite = self._text_ids(question,
+                                           self.block_size - 1 - len(codes) - PROMPT_SPECIALS - max_tokens)
         ids, _ = self.vocab.question(codes, q_ids)
-        cond = self._embedding(question, embedding)
+        cond = self._embedding(rewrite.sentence, embedding)
         return self._text(ids, cond, greedy, seed, temperature, max_tokens).lower()

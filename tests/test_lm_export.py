@@ -72,7 +72,7 @@ def tiny(tmp_path_factory):
     vocab = Vocab(num_text=tok.size, num_motion=NUM_CODES)
     model = MotionLM(LMConfig(vocab_size=vocab.size, n_layer=2, n_head=4, d_model=64, block_size=128,
                               dropout=0.0)).eval()
-    export_lm(model, vocab, tok, out, known_words=KnownWords(words_of(SENTENCES)))
+    export_lm(model, vocab, tok, out, known_words=KnownWords(words_of(SENTENCES), aliases={"bob": "nod"}))
     return {"dir": out, "model": model, "vocab": vocab, "tok": tok}
 
 
@@ -216,16 +216,28 @@ def test_unseen_words_reach_the_model_through_the_embedding_only(tiny):
     assert rt.known_words is not None and "nods" in rt.known_words.words
     emb = unit(5)
     stream = rt.generate_motion("A person nods, looking elated, jubilant.", 2.0, temperature=0.0, embedding=emb)
-    assert stream.unknown_words == ["elated", "jubilant"]
+    assert stream.unknown_words == ["elated", "jubilant"] and stream.aliased_words == []
     same = rt.generate_motion("A person nods, looking.", 2.0, temperature=0.0, embedding=emb)
     assert same.unknown_words == [] and list(stream) == list(same)
     # every word unseen: only the embedding speaks, as in training's embedding-only examples
-    only_emb = rt.generate_motion("Somebody bobs.", 2.0, temperature=0.0, embedding=emb)
-    assert only_emb.unknown_words == ["Somebody", "bobs"]
-    ids, _, unknown = rt._text_ids("Somebody bobs.", 100)
-    assert ids == [] and unknown == ["Somebody", "bobs"]
-    assert rt._text_ids("Bobs, bobs, somebody bobs.", 100)[2] == ["Bobs", "bobs", "somebody"]  # each once
+    only_emb = rt.generate_motion("Somebody waves.", 2.0, temperature=0.0, embedding=emb)
+    assert only_emb.unknown_words == ["Somebody", "waves"]
+    ids, _, rewrite = rt._text_ids("Somebody waves.", 100)
+    assert ids == [] and rewrite.unknown == ["Somebody", "waves"]
+    repeated = rt.generate_motion("Waves, waves, somebody waves.", 2.0, temperature=0.0, embedding=emb)
+    assert repeated.unknown_words == ["Waves", "waves", "somebody"]  # each once
     assert len(list(only_emb)) == tiny["vocab"].motion_tokens_for(2.0)
+
+
+def test_aliases_read_unseen_words_as_known_ones_in_tokens_and_sentence(tiny):
+    """lm_words.json's alias bob -> nod: "bobs" is read as "nods" by the token path and by the sentence encoder."""
+    rt = MotionLanguageModel(tiny["dir"])
+    emb = unit(6)
+    aliased = rt.generate_motion("A person bobs slowly.", 2.0, temperature=0.0, embedding=emb)
+    plain = rt.generate_motion("A person nods slowly.", 2.0, temperature=0.0, embedding=emb)
+    assert aliased.aliased_words == [("bobs", "nods")] and aliased.unknown_words == []
+    assert list(aliased) == list(plain)
+    assert rt.known_words.split("A person bobs, grinning.").sentence == "A person nods, grinning."
 
 
 def test_text_tasks_emit_only_text(tiny):
@@ -363,9 +375,11 @@ def test_generate_then_describe_cli(tiny_with_text, tmp_path, capsys, monkeypatc
                "--model", tiny_with_text) == 0
     np.testing.assert_array_equal(MotionClip.load(again).expression, clip.expression)
     assert "not seen in training" not in capsys.readouterr().err
-    assert cli("generate", "A person nods, looking elated.", "-o", again, "--seconds", "1", "--model",
+    assert cli("generate", "A person bobs, looking elated.", "-o", again, "--seconds", "1", "--model",
                tiny_with_text) == 0
-    assert "words not seen in training, read through the sentence encoder only: elated" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "words not seen in training, read through the sentence encoder only: elated" in err
+    assert "words not seen in training, read as known ones: bobs -> nods" in err
     assert cli("describe", out, "--json", "--model", tiny_with_text) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"text", "action", "emotion", "expression", "head_pose"}

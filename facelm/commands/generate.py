@@ -71,6 +71,9 @@ def run(args) -> int:
                                 top_k=args.top_k, top_p=args.top_p, guidance=args.guidance, num_tokens=tokens)
     if stream.prompt_truncated:
         print("warning: the prompt is longer than the model reads; only its start was used", file=sys.stderr)
+    if stream.aliased_words:
+        print(f"note: words not seen in training, read as known ones: "
+              f"{', '.join(f'{w} -> {r}' for w, r in stream.aliased_words)}", file=sys.stderr)
     if stream.unknown_words:
         print(f"note: words not seen in training, read through the sentence encoder only: "
               f"{', '.join(stream.unknown_words)}", file=sys.stderr)

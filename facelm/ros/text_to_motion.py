@@ -197,9 +197,10 @@ class TextToMotion(FacelmNode):
             self.get_logger().warning("prompt longer than the model reads; only its start is used",
                                       throttle_duration_sec=1.0)
         unseen = ""
-        if stream.unknown_words:  # read through the sentence embedding only (facelm.known_words)
+        if stream.unknown_words or stream.aliased_words:  # see facelm.known_words
             self.counts["prompts with unseen words"] += 1
-            unseen = f" (unseen words: {shorten(', '.join(stream.unknown_words))})"
+            read = [f"{w}->{r}" for w, r in stream.aliased_words] + stream.unknown_words
+            unseen = f" (unseen words: {shorten(', '.join(read))})"
         self.get_logger().info(f"stream {stream_id}: {shorten(request.text)!r}, {seconds:.1f} s{unseen}")
         chunk, first_index, made, chunk_index = [], 0, [], 0
         start = time.perf_counter()

@@ -1,0 +1,91 @@
+"""A reader of Princeton WordNet 3.0 database files (Debian's ``wordnet-base``: /usr/share/wordnet).
+
+Only what word aliases need (``export.word_aliases``): the synsets a word belongs to,
+their member words, the synsets a synset points to, and the base forms of an inflected
+word (the ``*.exc`` exception lists plus the regular endings). File format, as in
+WordNet's wndb(5) manual: a data line is
+``offset lex_filenum ss_type w_cnt word lex_id ... p_cnt ptr... | gloss`` with ``w_cnt``
+in hex and every pointer ``symbol offset pos source/target``; lines that start with
+two spaces are the licence header.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from facelm.errors import FacelmError
+from facelm.known_words import regular_stems
+
+DEFAULT_DIR = Path("/usr/share/wordnet")
+PARTS = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
+
+
+@dataclass(frozen=True)
+class Synset:
+    words: tuple[str, ...]
+    pointers: tuple[tuple[str, tuple[str, str]], ...]  # (symbol, (pos, offset))
+
+
+def base_forms(word: str, exceptions: dict[str, list[str]] | None = None) -> list[str]:
+    """``word`` and the base forms its ending may come from (nodded -> nod, wags -> wag), unchecked."""
+    out = [word, *(exceptions or {}).get(word, []), *(base for base, _ in regular_stems(word))]
+    return list(dict.fromkeys(out))
+
+
+class WordNet:
+    """``synsets_of(lemma)``, ``synset(key)``, ``lemmas(word)`` over the database in ``root``."""
+
+    def __init__(self, root: str | Path = DEFAULT_DIR):
+        self.root = Path(root)
+        self._synsets: dict[tuple[str, str], Synset] = {}
+        self._index: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.exceptions: dict[str, list[str]] = defaultdict(list)
+        for name, pos in PARTS.items():
+            path = self.root / f"data.{name}"
+            if not path.is_file():
+                raise FacelmError(f"{path}: no WordNet database here (Debian: apt-get install wordnet-base)")
+            with open(path, encoding="latin-1") as f:
+                for number, line in enumerate(f, 1):
+                    if not line.startswith("  ") and line.strip():
+                        self._read_line(line, pos, f"{path}:{number}")
+            exc = self.root / f"{name}.exc"
+            if exc.is_file():
+                for line in exc.read_text(encoding="latin-1").splitlines():
+                    inflected, *bases = line.split()
+                    self.exceptions[inflected].extend(b for b in bases if b not in self.exceptions[inflected])
+
+    def _read_line(self, line: str, pos: str, where: str) -> None:
+        fields = line.partition(" | ")[0].split()
+        try:
+            offset, count = fields[0], int(fields[3], 16)
+            words = tuple(re.sub(r"\(\w+\)$", "", fields[4 + 2 * i]).lower() for i in range(count))
+            i = 4 + 2 * count
+            pointers = []
+            for _ in range(int(fields[i])):
+                symbol, target, target_pos = fields[i + 1], fields[i + 2], fields[i + 3]
+                pointers.append((symbol, ("a" if target_pos == "s" else target_pos, target)))
+                i += 4
+        except (IndexError, ValueError):
+            raise FacelmError(f"{where}: not a WordNet data line") from None
+        key = (pos, offset)
+        self._synsets[key] = Synset(words, tuple(pointers))
+        for w in words:
+            self._index[w].append(key)
+
+    def __contains__(self, lemma: str) -> bool:
+        return lemma in self._index
+
+    def all_lemmas(self) -> list[str]:
+        return list(self._index)
+
+    def synsets_of(self, lemma: str) -> list[tuple[str, str]]:
+        return self._index.get(lemma, [])
+
+    def synset(self, key: tuple[str, str]) -> Synset | None:
+        return self._synsets.get(key)
+
+    def lemmas(self, word: str) -> list[str]:
+        """The base forms of ``word`` that WordNet lists (``word`` itself first when it does)."""
+        return [b for b in base_forms(word, self.exceptions) if b in self._index]
