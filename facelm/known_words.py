@@ -1,4 +1,4 @@
-"""Words the language model's text path learned; the others reach it through the sentence encoder only.
+"""Words the language model's text path learned; others are read as known ones or reach it through the sentence encoder only.
 
 The LM reads a prompt twice: as byte-level BPE tokens and as one all-MiniLM-L6-v2
 embedding. A word that never occurred in the LM's training text still encodes (the BPE
@@ -12,7 +12,7 @@ learns that a prompt's tokens can be incomplete while its embedding is not.
 
 Aliases: an unknown word may instead be read as a known one. ``resolve`` first tries the
 word's own base and inflections (rightwards -> rightward, tilt -> tilts), then the alias
-table built from WordNet at export (``training.word_aliases``: livid -> angry, swivel ->
+table built from WordNet at export (``export.word_aliases``: livid -> angry, swivel ->
 turn), re-inflected like the word (swivels -> turns). A word with neither is left out.
 
 File format (``lm_words.json`` in a model directory, listed in the manifest's ``lm``
@@ -152,8 +152,9 @@ class KnownWords:
         return None
 
     def split(self, text: str) -> Rewrite:
-        """See ``Rewrite``. Reading aliases into the encoder's sentence as well measured better on the
-        annotator's unseen paraphrases (emotion / head 0.755 / 0.705 -> 0.81 / 0.76) than the raw prompt."""
+        """See ``Rewrite``. The encoder's sentence reads the aliases too: on the annotator's unseen
+        paraphrases that measured better than embedding the raw prompt (emotion / head 0.755 / 0.705
+        -> 0.81 / 0.76, artifacts/MODEL_CARD.md)."""
         aliased: list[tuple[str, str]] = []
 
         def keep(word: str) -> bool | str:
