@@ -68,7 +68,8 @@ def related_lemmas(wn: WordNet, lemma: str) -> dict[str, float]:
 
 def known_lemmas(known: KnownWords, wn: WordNet) -> set[str]:
     """WordNet lemmas of which a known word is a form (nods -> nod), so an alias can be inflected."""
-    return {base for word in known.words for base in wn.lemmas(word) if known.known_form(base, "") is not None}
+    return {base for word in known.words for base in wn.lemmas(word)
+            if known.known_form(base, "") is not None}
 
 
 def template_vectors(words: list[str], embed: Embed, batch: int = 2048) -> np.ndarray:
@@ -102,8 +103,8 @@ def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable
     candidates = alias_candidates(known, wn, lemmas)
     words = sorted(set(candidates) | {c for cands in candidates.values() for c in cands})
     if progress:
-        progress(f"word aliases: {len(candidates)} WordNet lemmas with a known neighbour; embedding {len(words)} "
-                 f"words x {len(TEMPLATES)} templates")
+        progress(f"word aliases: {len(candidates)} WordNet lemmas with a known neighbour; "
+                 f"embedding {len(words)} words x {len(TEMPLATES)} templates")
     vectors = template_vectors(words, embed) if words else np.zeros((0, 0), np.float32)
     row = {w: i for i, w in enumerate(words)}
     aliases = {}

@@ -1,4 +1,4 @@
-"""Words the language model's text path learned; others are read as known ones or reach it through the sentence encoder only.
+"""Words the LM's text path learned; others are read as known ones or through the sentence encoder only.
 
 The LM reads a prompt twice: as byte-level BPE tokens and as one all-MiniLM-L6-v2
 embedding. A word that never occurred in the LM's training text still encodes (the BPE
@@ -126,7 +126,7 @@ class KnownWords:
         return len(self.words)
 
     def known_form(self, base: str, kind: str) -> str | None:
-        """A known spelling of ``base`` with an ending of ``kind``, else ``base`` or another known form of it."""
+        """A known spelling of ``base`` with an ending of ``kind``, else ``base`` or another known form."""
         # never across to "ly": an adverb is another part of speech (hard -> hardly)
         for form in inflections(base, kind) + [base] + [f for k in ("s", "ing", "ed") if k != kind
                                                        for f in inflections(base, k)]:

@@ -32,11 +32,13 @@ def test_other_forms_of_known_words_are_read_as_known_ones():
     assert [known.resolve(w) for w in ("nodding", "nod", "smiles", "rightwards", "tilts", "quick")] == \
         ["nods", "nods", "smiling", "rightward", "tilted", None]  # never across to an adverb
     rewrite = known.split("Nodding rightwards")
-    assert rewrite.text == "nods rightward" and rewrite.aliased == [("Nodding", "nods"), ("rightwards", "rightward")]
+    assert rewrite.text == "nods rightward"
+    assert rewrite.aliased == [("Nodding", "nods"), ("rightwards", "rightward")]
 
 
 def test_aliases_are_inflected_like_the_word_and_reach_the_sentence_too():
-    known = KnownWords(["a", "person", "turns", "turning", "looking", "and", "angry", "quickly", "the", "head"],
+    known = KnownWords(["a", "person", "turns", "turning", "looking", "and", "angry", "quickly", "the",
+                        "head"],
                        aliases={"swivel": "turn", "livid": "angry", "swift": "quick", "sad": "happy"})
     assert known.resolve("swivels") == "turns" and known.resolve("swivelling") == "turning"
     assert known.resolve("swiftly") == "quickly" and known.resolve("swivel") == "turns"  # nearest known form

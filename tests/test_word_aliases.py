@@ -31,7 +31,8 @@ VERB = [
 def write_wordnet(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for name, lines in (("adj", ADJ), ("verb", VERB), ("noun", []), ("adv", [])):
-        (root / f"data.{name}").write_text(HEADER + "".join(line + "  \n" for line in lines), encoding="latin-1")
+        text = HEADER + "".join(line + "  \n" for line in lines)
+        (root / f"data.{name}").write_text(text, encoding="latin-1")
     (root / "verb.exc").write_text("swivelled swivel\n")
     return root
 
@@ -82,7 +83,8 @@ def test_the_closest_candidate_above_its_relation_threshold_wins(tmp_path):
     assert len(TEMPLATES) > 1
 
 
-@pytest.mark.skipif(not (DEFAULT_DIR / "data.adj").is_file(), reason="WordNet (Debian wordnet-base) not installed")
+@pytest.mark.skipif(not (DEFAULT_DIR / "data.adj").is_file(),
+                    reason="WordNet (Debian wordnet-base) not installed")
 def test_real_wordnet_reads_unseen_emotion_and_head_words_as_shipped_ones():
     from facelm.model_dir import ModelDir
     from facelm.text_encoder import TextEncoder
@@ -96,5 +98,6 @@ def test_real_wordnet_reads_unseen_emotion_and_head_words_as_shipped_ones():
     assert table.resolve("livid") == "angry" and table.resolve("irate") == "angry"
     assert table.resolve("terrified") in {"frightened", "afraid", "scared"}
     assert table.resolve("swivels") == "turns" and table.resolve("glances") in {"looks", "gazes"}
-    assert table.resolve("sorrowful") in {"sad", "sadness", "unhappy"}  # MiniLM alone puts it nearest "joyful"
+    # MiniLM alone puts "sorrowful" nearest "joyful"
+    assert table.resolve("sorrowful") in {"sad", "sadness", "unhappy"}
     assert table.resolve("wags") in {"shakes", "shaking"}
