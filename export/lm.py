@@ -30,7 +30,7 @@ from export.lm_graphs import LMStepGraph
 from export.onnx_utils import export_graph, sha256, update_manifest
 from export.word_aliases import with_aliases
 from export.wordnet import DEFAULT_DIR as DEFAULT_WORDNET
-from facelm.known_words import KnownWords
+from facelm.known_words import KnownWords, Rewrite
 from facelm.vocab import TextTokenizer, Vocab
 from models.motion_lm import MotionLM
 
@@ -181,9 +181,10 @@ def check_parity(model: MotionLM, vocab: Vocab, tok: TextTokenizer, out_dir: Pat
     for prompt, seconds in PARITY_PROMPTS:
         # The runtime reads aliases and leaves other unseen words out of the tokens (the sentence
         # encoder keeps them, with the aliases read too); torch gets those texts.
-        rewrite = rt.known_words.split(prompt) if rt.known_words is not None else None
-        token_text = rewrite.text if rewrite else prompt
-        emb = parity_embedding(out_dir, rewrite.sentence if rewrite else prompt, model.cfg.cond_dim)
+        rewrite = (rt.known_words.split(prompt) if rt.known_words is not None
+                   else Rewrite(prompt, [], [], prompt))
+        token_text = rewrite.text
+        emb = parity_embedding(out_dir, rewrite.sentence, model.cfg.cond_dim)
         for guidance in (1.0, 2.5):
             want = text_to_motion(model, vocab, tok, token_text, seconds, embed=emb, temperature=0.0,
                                   guidance=guidance)

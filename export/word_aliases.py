@@ -118,11 +118,11 @@ def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable
     return dict(sorted(aliases.items()))
 
 
-def with_aliases(known: KnownWords, model_dir: str | Path, wordnet_dir: str | Path = DEFAULT_DIR,
+def with_aliases(known: KnownWords, model_dir: str | Path, wordnet: WordNet | str | Path = DEFAULT_DIR,
                  lemmas: Iterable[str] | None = None, progress: Callable[[str], None] | None = None
                  ) -> KnownWords:
-    """``known`` plus the alias table built from the WordNet in ``wordnet_dir``, judged by the
-    sentence encoder of ``model_dir`` (the one the runtime ships)."""
+    """``known`` plus the alias table built from ``wordnet`` (a loaded one or its directory), judged
+    by the sentence encoder of ``model_dir`` (the one the runtime ships)."""
     from facelm.model_dir import ModelDir
     from facelm.text_encoder import TextEncoder
 
@@ -130,7 +130,8 @@ def with_aliases(known: KnownWords, model_dir: str | Path, wordnet_dir: str | Pa
     if "text_encoder" not in md.manifest:
         raise FacelmError(f"{model_dir}: word aliases need the sentence encoder in the model dir "
                           "(python -m export.text_encoder --out DIR first)")
-    aliases = build_aliases(known, WordNet(wordnet_dir), TextEncoder(md).embed, lemmas, progress)
+    wn = wordnet if isinstance(wordnet, WordNet) else WordNet(wordnet)
+    aliases = build_aliases(known, wn, TextEncoder(md).embed, lemmas, progress)
     return KnownWords(known.words, aliases)
 
 
@@ -152,7 +153,7 @@ def main(argv=None) -> int:
     known = KnownWords.from_file(args.model / "lm_words.json")
     wn = WordNet(args.wordnet)
     lemmas = {base for word in args.words_to_show for base in wn.lemmas(normalise(word))}
-    known = with_aliases(known, args.model, args.wordnet, lemmas=sorted(lemmas))
+    known = with_aliases(known, args.model, wn, lemmas=sorted(lemmas))  # the database is read once
     for line in describe_words(known, args.words_to_show):
         print(line)
     return 0

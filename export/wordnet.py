@@ -28,12 +28,6 @@ class Synset:
     pointers: tuple[tuple[str, tuple[str, str]], ...]  # (symbol, (pos, offset))
 
 
-def base_forms(word: str, exceptions: dict[str, list[str]] | None = None) -> list[str]:
-    """``word`` and the base forms its ending may come from (nodded -> nod, wags -> wag), unchecked."""
-    out = [word, *(exceptions or {}).get(word, []), *(base for base, _ in regular_stems(word))]
-    return list(dict.fromkeys(out))
-
-
 class WordNet:
     """``synsets_of(lemma)``, ``synset(key)``, ``lemmas(word)`` over the database in ``root``."""
 
@@ -88,4 +82,5 @@ class WordNet:
 
     def lemmas(self, word: str) -> list[str]:
         """The base forms of ``word`` that WordNet lists (``word`` itself first when it does)."""
-        return [b for b in base_forms(word, self.exceptions) if b in self._index]
+        forms = [word, *self.exceptions.get(word, []), *(base for base, _ in regular_stems(word))]
+        return [b for b in dict.fromkeys(forms) if b in self._index]
