@@ -268,6 +268,7 @@ def play(path: str | Path, *, rate: float = 1.0, loop: bool = False, topics: Ite
     wanted = {_absolute(t) for t in topics} if topics else None
     node = rclpy.create_node("facelm_play")
     stats = PlayStats()
+    publishers = {}
     try:
         with open(path, "rb") as f:
             try:
@@ -276,7 +277,6 @@ def play(path: str | Path, *, rate: float = 1.0, loop: bool = False, topics: Ite
                 raise FacelmError(f"{path}: not a readable MCAP file ({exc})") from None
             if summary is None:
                 raise FacelmError(f"{path}: MCAP without a summary (an unfinished recording?)")
-            publishers = {}
             for cid, channel in summary.channels.items():
                 schema = summary.schemas.get(channel.schema_id)
                 if channel.message_encoding != "cdr" or schema is None or schema.encoding != "ros2msg":
@@ -313,8 +313,18 @@ def play(path: str | Path, *, rate: float = 1.0, loop: bool = False, topics: Ite
     except KeyboardInterrupt:
         pass
     finally:
+        _flush(publishers.values())
         node.destroy_node()
     return stats
+
+
+def _flush(publishers, timeout: float = 2.0) -> None:
+    # Destroying a reliable publisher right after its last publish can drop that message
+    # before the subscriber has acknowledged it (seen in CI: the final frame went missing).
+    from rclpy.duration import Duration
+
+    for pub in publishers:
+        pub.wait_for_all_acked(Duration(seconds=timeout))
 
 
 def _wait_for_subscribers(node, publishers, timeout: float) -> None:
