@@ -159,8 +159,10 @@ class KnownWords:
 
         def keep(word: str) -> bool | str:
             read = self.resolve(word)
-            if read is None or read == normalise(word):
-                return read is not None
+            if read is None:
+                return False
+            if read == normalise(word):
+                return True
             aliased.append((word, read))
             return read
 

@@ -323,8 +323,9 @@ def _flush(publishers, timeout: float = 2.0) -> None:
     # before the subscriber has acknowledged it (seen in CI: the final frame went missing).
     from rclpy.duration import Duration
 
+    deadline = time.monotonic() + timeout  # one budget for all topics, not one each
     for pub in publishers:
-        pub.wait_for_all_acked(Duration(seconds=timeout))
+        pub.wait_for_all_acked(Duration(seconds=max(0.0, deadline - time.monotonic())))
 
 
 def _wait_for_subscribers(node, publishers, timeout: float) -> None:
