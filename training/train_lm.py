@@ -121,10 +121,13 @@ def prepare_data(args, rt) -> tuple[list, list, dict[str, np.ndarray]]:
                                     device=str(rt.device))
         texts = sorted(set(conditioning_texts(train)) | set(conditioning_texts(val)))
         texts.sort(key=len)  # similar lengths batch with little padding
-        vectors = []
+        vectors, saved_at = [], time.monotonic()
         for i in tqdm(range(0, len(texts), 1024), desc="sentence embeddings", disable=not rt.main):
             vectors.append(embedder.embed(texts[i:i + 1024]))
-            embedder.save()
+            if time.monotonic() - saved_at > 120:  # rewriting a cache of ~1M vectors costs seconds: not every batch
+                embedder.save()
+                saved_at = time.monotonic()
+        embedder.save()
         return train, val, dict(zip(texts, np.concatenate(vectors)))
 
     if rt.main:
