@@ -124,7 +124,7 @@ def prepare_data(args, rt) -> tuple[list, list, dict[str, np.ndarray]]:
         vectors, saved_at = [], time.monotonic()
         for i in tqdm(range(0, len(texts), 1024), desc="sentence embeddings", disable=not rt.main):
             vectors.append(embedder.embed(texts[i:i + 1024]))
-            if time.monotonic() - saved_at > 120:  # rewriting a cache of ~1M vectors costs seconds: not every batch
+            if time.monotonic() - saved_at > 120:  # rewriting a 0.6 GB cache takes seconds: not after every batch
                 embedder.save()
                 saved_at = time.monotonic()
         embedder.save()
