@@ -12,7 +12,10 @@ until ``<eos>``.
 
 ``generate_motion`` returns a ``MotionStream``: an iterator that yields each motion
 code as soon as it is sampled, so a streaming decoder can show the first frame
-after one prefill and one sample.
+after one prefill and one sample. With ``candidates=N`` it samples N sequences
+first and streams the one under which Motion2Language finds the prompt likeliest
+(``text_log_likelihood``): the model reading its own motion back. That costs N
+generations before the first code, so it suits goals more than live streams.
 """
 from __future__ import annotations
 
@@ -65,6 +68,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 # Classifier-free guidance for Language2Motion: on 120 held-out test prompts of the shipped LM, 2.5 against
 # 1 (off) raised the annotator's emotion accuracy 0.78 -> 0.87 and speaking 0.92 -> 0.96 (training.evaluate).
 DEFAULT_GUIDANCE = 2.5
+MAX_CANDIDATES = 16  # best-of-N: each candidate is a whole generation before the first frame
 
 
 class MotionStream:
@@ -74,17 +78,22 @@ class MotionStream:
     ``prompt_truncated``: whether the prompt was longer than the model reads;
     ``unknown_words``: the prompt's words the LM's text path never saw in training, each
     once, in order (read through the sentence embedding only, see ``facelm.known_words``);
-    ``aliased_words``: (word, known word it was read as) pairs, each once, in order.
+    ``aliased_words``: (word, known word it was read as) pairs, each once, in order;
+    ``candidate_scores``: with best-of-N, each candidate's log p(prompt | its motion), in
+    sampling order (empty for one candidate); ``chosen``: the index of the one streamed.
     """
 
     def __init__(self, codes: Iterator[int], num_tokens: int, frames_per_token: int, prompt_truncated: bool,
-                 unknown_words: Sequence[str] = (), aliased_words: Sequence[tuple[str, str]] = ()):
+                 unknown_words: Sequence[str] = (), aliased_words: Sequence[tuple[str, str]] = (),
+                 candidate_scores: Sequence[float] = (), chosen: int = 0):
         self._codes = codes
         self.num_tokens = num_tokens
         self.frames = num_tokens * frames_per_token
         self.prompt_truncated = prompt_truncated
         self.unknown_words = list(unknown_words)
         self.aliased_words = list(aliased_words)
+        self.candidate_scores = list(candidate_scores)
+        self.chosen = chosen
 
     def __iter__(self) -> "MotionStream":
         return self
@@ -238,18 +247,25 @@ class MotionLanguageModel:
     def generate_motion(self, prompt: str, seconds: float = 4.0, seed: int | None = None,
                         temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                         guidance: float = DEFAULT_GUIDANCE, *,
-                        embedding: np.ndarray | None = None, num_tokens: int | None = None) -> MotionStream:
+                        embedding: np.ndarray | None = None, num_tokens: int | None = None,
+                        candidates: int = 1) -> MotionStream:
         """Language2Motion: a stream of ``motion_tokens_for(seconds)`` motion codes for ``prompt``.
 
         Arguments are checked now (FacelmError); the model runs as the stream is consumed.
         ``embedding``: the prompt's sentence embedding, when the caller already has it.
         ``num_tokens``: generate this many instead (e.g. one more to cover a frame count
         that is not a multiple of frames_per_token); at most ``max_motion_tokens``.
+        ``candidates``: best of this many samples (module doc); candidate 0 is what one
+        candidate with the same seed gives, candidate k is seeded ``(seed, k)``. All of them
+        are generated when the stream is made.
         """
         prompt = check_text(prompt, "prompt")
         seconds = _finite(seconds, "seconds", 0.0, float(self.vocab.max_seconds), low_open=True)
         rng, temperature, top_k, top_p = self._sampling(seed, temperature, top_k, top_p)
         guidance = _finite(guidance, "guidance", 0.0, 100.0)
+        if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
+                or not 1 <= candidates <= MAX_CANDIDATES:
+            raise FacelmError(f"candidates must be an integer in [1, {MAX_CANDIDATES}], got {candidates!r}")
         n = self.vocab.motion_tokens_for(seconds)
         if num_tokens is not None:
             if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) \
@@ -264,11 +280,25 @@ class MotionLanguageModel:
         ids, _ = self.vocab.text_to_motion(text_ids, seconds)
         uncond, _ = self.vocab.text_to_motion([], seconds)
         offset = self.vocab.motion_offset
-        new_ids = self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
-                               temperature=temperature, top_k=top_k, top_p=top_p, rng=rng, guidance=guidance,
-                               uncond=uncond)
-        return MotionStream((i - offset for i in new_ids), n, self.vocab.frames_per_token, cut,
-                            list(dict.fromkeys(rewrite.unknown)), list(dict.fromkeys(rewrite.aliased)))
+
+        def sample(generator: np.random.Generator) -> Iterator[int]:
+            return self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
+                                temperature=temperature, top_k=top_k, top_p=top_p, rng=generator,
+                                guidance=guidance, uncond=uncond)
+
+        scores, chosen = [], 0
+        if candidates == 1:
+            new_ids = sample(rng)
+        else:
+            base = int(np.random.default_rng().integers(1 << 62)) if seed is None else int(seed)
+            rngs = [np.random.default_rng(base)] + [np.random.default_rng((base, k)) for k in range(1, candidates)]
+            drafts = [np.fromiter(sample(g), np.int64) - offset for g in rngs]
+            scores = [self._log_likelihood(codes, text_ids, "prompt") for codes in drafts]
+            chosen = int(np.argmax(scores))
+            new_ids = iter(drafts[chosen] + offset)
+        return MotionStream((int(i) - offset for i in new_ids), n, self.vocab.frames_per_token, cut,
+                            list(dict.fromkeys(rewrite.unknown)), list(dict.fromkeys(rewrite.aliased)),
+                            scores, chosen)
 
     def _text(self, prompt: list[int], cond: np.ndarray | None, greedy: bool, seed, temperature: float,
               max_tokens: int) -> str:
@@ -283,6 +313,32 @@ class MotionLanguageModel:
         """Motion2Language: a description of motion ``codes`` in one of the vocabulary's categories."""
         ids, _ = self.vocab.motion_to_text(self._check_codes(codes), category)
         return self._text(ids, None, greedy, seed, temperature, max_tokens)
+
+    def text_log_likelihood(self, codes, text: str, category: str = "prompt") -> float:
+        """log p(text <eos> | motion codes) under Motion2Language ``category``, teacher-forced.
+
+        The text is read as a prompt is (aliases, unseen words left out). Each step's
+        distribution is over what describing may emit (text and ``<eos>``), as in ``describe``.
+        """
+        text = check_text(text, "text")
+        codes = self._check_codes(codes)
+        text_ids, _, _ = self._text_ids(text, self.block_size - 1 - len(codes) - PROMPT_SPECIALS)
+        return self._log_likelihood(codes, text_ids, category)
+
+    def _log_likelihood(self, codes: np.ndarray, text_ids: list[int], category: str) -> float:
+        head, _ = self.vocab.motion_to_text(codes, category)
+        room = self.block_size - len(head) - 1  # the <eos> target needs a position too
+        targets = [*text_ids[:max(0, room)], self.vocab.special("<eos>")]
+        allowed = np.flatnonzero(self._text_mask)
+        logits, past = self.run_graph(head, None, None)
+        total = 0.0
+        for i, target in enumerate(targets):
+            z = logits[allowed].astype(np.float64)
+            top = z.max()
+            total += float(logits[target]) - top - math.log(np.exp(z - top).sum())
+            if i < len(targets) - 1:
+                logits, past = self.run_graph([target], None, past)
+        return float(total)
 
     def answer(self, codes, question: str, *, embedding: np.ndarray | None = None, greedy: bool = True,
                seed: int | None = 0, temperature: float = 0.8, max_tokens: int = MAX_ANSWER_TOKENS) -> str:

@@ -271,12 +271,45 @@ def test_streaming_yields_before_the_end(tiny):
     ({"seconds": 0}, "seconds"), ({"seconds": -1}, "seconds"), ({"seconds": 12.5}, "seconds"),
     ({"seconds": float("nan")}, "seconds"), ({"temperature": -0.1}, "temperature"), ({"top_p": 0.0}, "top_p"),
     ({"top_k": -1}, "top_k"), ({"seed": -3}, "seed"), ({"guidance": float("inf")}, "guidance"),
-    ({"prompt": "   "}, "empty"), ({"prompt": "bad \udcff byte"}, "UTF-8")])
+    ({"prompt": "   "}, "empty"), ({"prompt": "bad \udcff byte"}, "UTF-8"), ({"candidates": 0}, "candidates"),
+    ({"candidates": 17}, "candidates"), ({"candidates": True}, "candidates"), ({"candidates": 2.0}, "candidates")])
 def test_generation_rejects_bad_arguments_at_call_time(tiny, kwargs, word):
     rt = MotionLanguageModel(tiny["dir"])
     args = {"prompt": "nod", "seconds": 2.0, "embedding": unit(4), **kwargs}
     with pytest.raises(FacelmError, match=word):
         rt.generate_motion(**args)
+
+
+def test_text_log_likelihood_is_torch_teacher_forced(tiny):
+    """Motion2Language's log p(text <eos> | codes) on onnxruntime, step by step, against one torch forward."""
+    rt = MotionLanguageModel(tiny["dir"])
+    model, vocab, tok = tiny["model"], tiny["vocab"], tiny["tok"]
+    codes = np.array([3, 7, 1, 30, 2, 2])
+    allowed = torch.from_numpy(vocab.text_mask(with_eos=True))
+    for category, text in (("action", "The face stays calm."), ("prompt", "A person nods slowly while smiling.")):
+        ids, target = vocab.motion_to_text(codes, category, vocab.encode_text(tok, text))
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([ids]), None)  # (1, T, V): row t predicts ids[t + 1]
+        logp = torch.log_softmax(logits[0].double().masked_fill(~allowed, float("-inf")), dim=-1)  # (T, V)
+        want = sum(float(logp[t - 1, ids[t]]) for t in np.flatnonzero(target))
+        assert rt.text_log_likelihood(codes, text, category) == pytest.approx(want, abs=1e-3)
+
+
+def test_best_of_candidates_streams_the_one_the_model_reads_back_best(tiny):
+    rt = MotionLanguageModel(tiny["dir"])
+    args = dict(prompt="A person nods slowly.", seconds=2.0, seed=5, temperature=1.0, embedding=unit(6))
+    single = rt.generate_motion(**args)
+    one = list(single)
+    assert single.candidate_scores == [] and single.chosen == 0
+    best = rt.generate_motion(**args, candidates=4)
+    codes = list(best)
+    scores = best.candidate_scores
+    assert len(scores) == 4 and len(set(scores)) == 4 and best.chosen == int(np.argmax(scores))
+    assert len(codes) == len(one) == best.num_tokens
+    # Candidate 0 is the single-candidate sample of the same seed; the streamed one scores the maximum.
+    assert scores[0] == pytest.approx(rt.text_log_likelihood(np.array(one), args["prompt"]))
+    assert rt.text_log_likelihood(np.array(codes), args["prompt"]) == pytest.approx(max(scores))
+    assert list(rt.generate_motion(**args, candidates=4)) == codes  # seeded: reproducible
 
 
 def test_describe_rejects_bad_codes(tiny):
@@ -342,7 +375,7 @@ def cli(*args, stdin: bytes | None = None, monkeypatch=None) -> int:
     ("", [], "prompt is empty"), ("  ", [], "prompt is empty"), ("x\udcff", [], "not valid UTF-8"),
     ("nod", ["--seconds", "0"], "seconds"), ("nod", ["--seconds", "-2"], "seconds"),
     ("nod", ["--seconds", "13"], "seconds"), ("nod", ["--temperature", "-1"], "temperature"),
-    ("nod", ["--top-p", "1.5"], "top_p")])
+    ("nod", ["--top-p", "1.5"], "top_p"), ("nod", ["--candidates", "0"], "candidates")])
 def test_generate_cli_errors(tiny, tmp_path, capsys, prompt, extra, message):
     code = cli("generate", prompt, "-o", tmp_path / "o.npz", "--model", tiny["dir"], *extra)
     err = capsys.readouterr().err
@@ -375,6 +408,9 @@ def test_generate_then_describe_cli(tiny_with_text, tmp_path, capsys, monkeypatc
                "--model", tiny_with_text) == 0
     np.testing.assert_array_equal(MotionClip.load(again).expression, clip.expression)
     assert "not seen in training" not in capsys.readouterr().err
+    assert cli("generate", "A person nods slowly.", "-o", again, "--seconds", "2.5", "--seed", "3",
+               "--candidates", "3", "--model", tiny_with_text) == 0
+    assert "of 3: log p(prompt | motion)" in capsys.readouterr().out
     assert cli("generate", "A person bobs, looking elated.", "-o", again, "--seconds", "1", "--model",
                tiny_with_text) == 0
     err = capsys.readouterr().err

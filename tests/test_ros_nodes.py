@@ -114,6 +114,7 @@ def test_animate_action_feedback_cancel_and_preemption(graph):
         canceled = p.expect("canceled", timeout=60)
         preempted = p.expect("preempted", timeout=60)
         rejected = p.expect("rejected", timeout=30)
+        best = p.expect("candidates", timeout=60)
     assert done["status"] == "SUCCEEDED" and done["success"]
     assert len(done["tokens"]) >= 1 and done["feedback"] >= 2  # a feedback per chunk
     assert done["frames"] == 25
@@ -122,6 +123,10 @@ def test_animate_action_feedback_cancel_and_preemption(graph):
     assert preempted["first_status"] == "ABORTED" and "preempted" in preempted["first_message"]
     assert preempted["second_status"] == "SUCCEEDED"
     assert rejected["accepted"] is False
+    assert best["3"]["status"] == "SUCCEEDED" and len(best["3"]["tokens"]) == 7
+    assert "best of 3 (candidate" in nodes["text_to_motion"].stderr_text(200_000)
+    assert best["0"]["status"] == "ABORTED" and "candidates" in best["0"]["message"]
+    assert best["1"]["status"] == "SUCCEEDED"  # and the node still serves
     assert_alive(nodes)
 
 
@@ -374,6 +379,18 @@ def run_action() -> None:
 
     h = send("   ", 1.0, [])
     ros_helpers.emit("rejected", accepted=h.accepted)
+
+    # Best of N, switched on at run time; an out-of-range N fails the goal, not the node.
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+    params = AsyncParameterClient(p.node, "text_to_motion")
+    if not params.wait_for_services(timeout_sec=30):
+        raise TimeoutError("no parameter services on text_to_motion")
+    outcomes = {}
+    for n in (3, 0, 1):
+        wait(params.set_parameters([Parameter("candidates", value=n)]), "parameter set")
+        outcomes[n] = result(send("A person nods slowly.", 1.0, []))
+    ros_helpers.emit("candidates", **{str(n): o for n, o in outcomes.items()})
     ros_helpers.run_until_shutdown(p.executor)
 
 

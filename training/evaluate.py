@@ -224,6 +224,8 @@ def reference_block(test: TestSet, ev, embedder, tokenizer, args) -> tuple[dict,
 
 def language2motion_block(test: TestSet, lm, ev, embedder, tokenizer, cache: dict, args) -> dict:
     sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, guidance=args.guidance)
+    if args.candidates > 1:  # best-of-N is a runtime feature (run() checks that --model is given)
+        sampling["candidates"] = args.candidates
 
     def generate(prompt: str, seconds: float, seed: int) -> np.ndarray:
         codes = lm.text_to_motion(prompt, min(seconds, lm.vocab.max_seconds), embed=embedder.embed([prompt])[0],
@@ -332,6 +334,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--top-p", type=float, default=0.95, help="Language2Motion nucleus mass")
     ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                     help="classifier-free guidance scale (default: the runtime's, so what ships is what is scored)")
+    ap.add_argument("--candidates", type=int, default=1,
+                    help="Language2Motion best of N by the model's own log p(prompt | motion) (facelm.lm_runtime; "
+                         "needs --model)")
     ap.add_argument("--repeats", type=int, default=20, help="R-precision reshuffles (T2M uses 20)")
     ap.add_argument("--seed", type=int, default=0, help="subset, sampling and wording seed")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
@@ -395,6 +400,8 @@ def run(args) -> dict:
     from models.tmr import TextMotionEvaluator
     from training.sentence_embed import SentenceEmbedder
 
+    if args.candidates > 1 and args.model is None:
+        raise FacelmError("--candidates needs --model: best-of-N runs in the onnxruntime runtime")
     ev_path = find_evaluator(args.evaluator)
     ev = TextMotionEvaluator.from_checkpoint(ev_path)
     cache_path = args.text_cache or Path("runs/evaluator/sentences.npz")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from facelm.commands._common import add_model_arg
 from facelm.errors import FacelmError
-from facelm.lm_runtime import DEFAULT_GUIDANCE
+from facelm.lm_runtime import DEFAULT_GUIDANCE, MAX_CANDIDATES
 
 
 def register(sub) -> None:
@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                    help=f"classifier-free guidance scale (default {DEFAULT_GUIDANCE:g}; 1 is off, higher follows "
                         "the prompt harder)")
+    p.add_argument("--candidates", type=int, default=1,
+                   help=f"sample this many clips and keep the one whose motion the model reads back as the "
+                        f"prompt likeliest (default 1; at most {MAX_CANDIDATES}; each costs a generation)")
     add_model_arg(p)
     p.set_defaults(func=run)
 
@@ -68,7 +71,8 @@ def run(args) -> int:
     num_frames = max(1, int(round(args.seconds * codec.fps)))
     tokens = min(lm.max_motion_tokens, -(-num_frames // codec.frames_per_token))  # whole tokens covering them
     stream = lm.generate_motion(prompt, args.seconds, seed=seed, temperature=args.temperature,
-                                top_k=args.top_k, top_p=args.top_p, guidance=args.guidance, num_tokens=tokens)
+                                top_k=args.top_k, top_p=args.top_p, guidance=args.guidance, num_tokens=tokens,
+                                candidates=args.candidates)
     if stream.prompt_truncated:
         print("warning: the prompt is longer than the model reads; only its start was used", file=sys.stderr)
     if stream.aliased_words:
@@ -82,5 +86,7 @@ def run(args) -> int:
     clip = codec.to_clip(frames[:num_frames])
     clip.text = {"prompt": prompt[:MAX_CHARS]}
     clip.save(args.output)
-    print(f"{clip.num_frames} frames ({clip.duration:.2f} s) -> {args.output} (seed {seed})")
+    best = (f", candidate {stream.chosen + 1} of {len(stream.candidate_scores)}: log p(prompt | motion) "
+            f"{stream.candidate_scores[stream.chosen]:.2f}" if stream.candidate_scores else "")
+    print(f"{clip.num_frames} frames ({clip.duration:.2f} s) -> {args.output} (seed {seed}{best})")
     return 0

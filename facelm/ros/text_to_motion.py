@@ -67,6 +67,9 @@ class TextToMotion(FacelmNode):
         self.param("top_p", 0.95, "nucleus sampling mass")
         self.param("guidance", float(DEFAULT_GUIDANCE), "classifier-free guidance scale (1: off)")
         self.param("chunk_tokens", 4, "tokens a /face/tokens message carries after the first (which carries one)")
+        self.param("candidates", 1, "best of this many samples, the one the model reads back as the prompt "
+                                    "likeliest; each is a whole generation before the first token (1: stream "
+                                    "at once)")
         self._requests = LatestWins()
         self._running: Request | None = None
         self._worker = None
@@ -77,8 +80,11 @@ class TextToMotion(FacelmNode):
     # -- lifecycle ----------------------------------------------------------------------
     def configure(self) -> None:
         from facelm.lm_runtime import MotionLanguageModel
+        from facelm.lm_runtime import MAX_CANDIDATES
         if int(self.value("chunk_tokens")) < 1:
             raise FacelmError("chunk_tokens must be >= 1")
+        if not 1 <= int(self.value("candidates")) <= MAX_CANDIDATES:
+            raise FacelmError(f"candidates must lie in [1, {MAX_CANDIDATES}]")
         model = self.model_dir()
         self.lm = MotionLanguageModel(model)
         self.lm.warm_up()
@@ -187,7 +193,8 @@ class TextToMotion(FacelmNode):
                 request.text, seconds, seed=random.randrange(1 << 31) if seed < 0 else seed,
                 temperature=float(self.value("temperature")), top_k=int(self.value("top_k")),
                 top_p=float(self.value("top_p")), guidance=float(self.value("guidance")),
-                num_tokens=min(self.lm.max_motion_tokens, -(-frames // self.frames_per_token)))
+                num_tokens=min(self.lm.max_motion_tokens, -(-frames // self.frames_per_token)),
+                candidates=int(self.value("candidates")))
         except FacelmError as exc:
             self.reject("command", str(exc))
             self._finish(request, "failed", f"failed: {exc}", [], stream_id)
@@ -201,7 +208,9 @@ class TextToMotion(FacelmNode):
             self.counts["prompts with unseen words"] += 1
             read = [f"{w}->{r}" for w, r in stream.aliased_words] + stream.unknown_words
             unseen = f" (unseen words: {shorten(', '.join(read))})"
-        self.get_logger().info(f"stream {stream_id}: {shorten(request.text)!r}, {seconds:.1f} s{unseen}")
+        best = (f", best of {len(stream.candidate_scores)} (candidate {stream.chosen + 1})"
+                if stream.candidate_scores else "")
+        self.get_logger().info(f"stream {stream_id}: {shorten(request.text)!r}, {seconds:.1f} s{unseen}{best}")
         chunk, first_index, made, chunk_index = [], 0, [], 0
         start = time.perf_counter()
         size = 1
