@@ -240,9 +240,8 @@ def torch_available() -> str | None:
 def onnxruntime_column(model: ModelDir, repeats: int, seconds: float) -> dict:
     from facelm.audio import AudioToMotion
     from facelm.codec import MotionCodec
-    from facelm.lm_runtime import MotionLanguageModel
-
     from facelm.lm_bench import measure_best_of
+    from facelm.lm_runtime import MotionLanguageModel
 
     lm = MotionLanguageModel(model)
     codec = MotionCodec(model)

@@ -69,8 +69,16 @@ def test_evaluate_scores_the_shipped_model_directory(tiny_corpus, tmp_path):
     from facelm.model_dir import default_model_dir
     result = json.loads(_run("training.evaluate", "--model", default_model_dir(), "--corpus", tiny_corpus,
                              "--max-prompts", "3", "--mm-prompts", "0", "--repeats", "1", "--threads", "1",
-                             "--text-cache", tmp_path / "sentences.npz", timeout=300))
+                             "--candidates", "2", "--text-cache", tmp_path / "sentences.npz", timeout=300))
     assert result["meta"]["lm_step"] == "exported" and result["meta"]["tokenizer"].endswith("tokenizer.pt")
+    assert result["language2motion"]["sampling"]["candidates"] == 2  # best of 2, recorded with the scores
     l2m = result["language2motion"]["held_out"]["attributes"]
     assert 1 <= l2m["n"] == result["meta"]["clips"] <= 3 and 0.0 <= l2m["mean"] <= 1.0
     assert set(result["qa"]) >= {"mean"} and len(result["motion2language"]["examples"]) >= 1
+
+
+def test_evaluate_refuses_best_of_n_without_a_model_directory(tmp_path):
+    for extra in (["--lm", tmp_path / "lm.pt", "--candidates", "2"], ["--candidates", "0"]):
+        r = subprocess.run([sys.executable, "-m", "training.evaluate", *map(str, extra)], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and "--candidates" in r.stderr

@@ -400,6 +400,8 @@ def run(args) -> dict:
     from models.tmr import TextMotionEvaluator
     from training.sentence_embed import SentenceEmbedder
 
+    if args.candidates < 1:
+        raise FacelmError(f"--candidates must be at least 1, got {args.candidates}")
     if args.candidates > 1 and args.model is None:
         raise FacelmError("--candidates needs --model: best-of-N runs in the onnxruntime runtime")
     ev_path = find_evaluator(args.evaluator)

@@ -79,8 +79,7 @@ class TextToMotion(FacelmNode):
 
     # -- lifecycle ----------------------------------------------------------------------
     def configure(self) -> None:
-        from facelm.lm_runtime import MotionLanguageModel
-        from facelm.lm_runtime import MAX_CANDIDATES
+        from facelm.lm_runtime import MAX_CANDIDATES, MotionLanguageModel
         if int(self.value("chunk_tokens")) < 1:
             raise FacelmError("chunk_tokens must be >= 1")
         if not 1 <= int(self.value("candidates")) <= MAX_CANDIDATES:
