@@ -14,8 +14,9 @@ until ``<eos>``.
 code as soon as it is sampled, so a streaming decoder can show the first frame
 after one prefill and one sample. With ``candidates=N`` it samples N sequences
 first and streams the one under which Motion2Language finds the prompt likeliest
-(``text_log_likelihood``): the model reading its own motion back. That costs N
-generations before the first code, so it suits goals more than live streams.
+(``text_log_likelihood``): the model reading its own motion back. The N samples run
+as one batch a step and are scored as one, but the first code still waits for all of
+them, so it suits goals more than live streams.
 """
 from __future__ import annotations
 
@@ -63,6 +64,11 @@ def sample_next(logits: np.ndarray, allowed: np.ndarray | None, temperature: flo
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - np.max(x))
     return e / e.sum()
+
+
+def _tiled(logits: np.ndarray, past: list[np.ndarray], batch: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One sequence's logits (V,) and cache as a batch of ``batch`` copies: (B, V), (B, heads, P, hd)."""
+    return np.repeat(logits[None], batch, axis=0), [np.repeat(p, batch, axis=0) for p in past]
 
 
 # Classifier-free guidance for Language2Motion: on 120 held-out test prompts of the shipped LM, 2.5 against
@@ -137,6 +143,8 @@ class MotionLanguageModel:
         if len(self._past_names) != 2 * self.num_layers:
             raise FacelmError(f"{self.model.path}: lm graph has {len(self._past_names)} cache inputs, "
                               f"want {2 * self.num_layers}")
+        # TensorRT engines are built for batch 1 (facelm.tensorrt_backend): candidates then run one by one.
+        self._batched = self.model.options.provider not in ("tensorrt", "tensorrt-engine")
         self._text_encoder = None
         self._uncond_cache: dict[tuple[int, ...], tuple[np.ndarray, list[np.ndarray]]] = {}
         self._motion_mask = self.vocab.motion_mask()
@@ -172,34 +180,48 @@ class MotionLanguageModel:
         Returns the last position's logits (V,) and the cache: per layer a key and a value
         array (1, heads, positions, head_dim), in the graph's order.
         """
-        if past is None:
-            pre = np.zeros((1, 1, self.cond_dim), np.float32) if prefix is None else \
-                np.asarray(prefix, np.float32).reshape(1, 1, self.cond_dim)
-            past = [np.zeros((1, self.num_heads, 0, self.head_dim), np.float32)] * len(self._past_names)
-        else:
-            pre = np.zeros((1, 0, self.cond_dim), np.float32)
-        feed = {"ids": np.asarray([ids], np.int64), "prefix": pre, **dict(zip(self._past_names, past))}
-        logits, *present = self._session.run(None, feed)
+        pre = None if prefix is None else np.asarray(prefix, np.float32).reshape(1, self.cond_dim)
+        logits, present = self.run_batch(np.asarray([ids], np.int64), pre, past)
         return logits[0], present
 
+    def run_batch(self, ids: np.ndarray, prefix: np.ndarray | None, past: list[np.ndarray] | None
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``run_graph`` for B sequences of one length: ids (B, K), prefix (B, cond_dim) or None;
+        returns logits (B, V) and caches (B, heads, positions, head_dim)."""
+        batch = ids.shape[0]
+        if past is None:
+            pre = np.zeros((batch, 1, self.cond_dim), np.float32) if prefix is None else \
+                prefix.reshape(batch, 1, self.cond_dim)  # (B, 1, D)
+            past = [np.zeros((batch, self.num_heads, 0, self.head_dim), np.float32)] * len(self._past_names)
+        else:
+            pre = np.zeros((batch, 0, self.cond_dim), np.float32)
+        feed = {"ids": ids, "prefix": pre, **dict(zip(self._past_names, past))}
+        logits, *present = self._session.run(None, feed)
+        return logits, present
+
     def _decode(self, prompt: list[int], cond: np.ndarray | None, *, max_new: int, allowed: np.ndarray,
-                stop_id: int | None, temperature: float, top_k: int, top_p: float, rng: np.random.Generator,
-                guidance: float = 1.0, uncond: list[int] | None = None) -> Iterator[int]:
-        """New ids one at a time (the loop of ``MotionLM.generate_stream``, on onnxruntime)."""
+                stop_id: int | None, temperature: float, top_k: int, top_p: float,
+                rngs: Sequence[np.random.Generator], guidance: float = 1.0, uncond: list[int] | None = None
+                ) -> Iterator[np.ndarray]:
+        """New ids a step at a time, (B,) per step for B = len(rngs) samples of one prompt (the loop of
+        ``MotionLM.generate_stream``, on onnxruntime). The prompt is read once and its cache shared;
+        ``stop_id`` ends a single sample."""
+        batch = len(rngs)
         use_cfg = guidance != 1.0 and uncond is not None
-        logits, past = self.run_graph(prompt, cond, None)
+        logits, past = _tiled(*self.run_graph(prompt, cond, None), batch)
         if use_cfg:
-            u_logits, u_past = self._prefill_unconditional(uncond)
+            u_logits, u_past = _tiled(*self._prefill_unconditional(uncond), batch)
         for i in range(max_new):
-            mixed = u_logits + guidance * (logits - u_logits) if use_cfg else logits
-            nxt = sample_next(mixed, allowed, temperature, top_k, top_p, rng)
+            mixed = u_logits + guidance * (logits - u_logits) if use_cfg else logits  # (B, V)
+            nxt = np.array([sample_next(row, allowed, temperature, top_k, top_p, rng)
+                            for row, rng in zip(mixed, rngs)], np.int64)  # (B,)
             yield nxt
             full = past[0].shape[2] >= self.block_size
-            if (stop_id is not None and nxt == stop_id) or i == max_new - 1 or full:
+            if (stop_id is not None and batch == 1 and nxt[0] == stop_id) or i == max_new - 1 or full:
                 return  # (no step for a token nobody will read)
-            logits, past = self.run_graph([nxt], None, past)
+            logits, past = self.run_batch(nxt[:, None], None, past)
             if use_cfg:
-                u_logits, u_past = self.run_graph([nxt], None, u_past)
+                u_logits, u_past = self.run_batch(nxt[:, None], None, u_past)
 
     def _prefill_unconditional(self, ids: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
         """The guidance branch's prefill depends only on the length token: computed once per length.
@@ -281,19 +303,22 @@ class MotionLanguageModel:
         uncond, _ = self.vocab.text_to_motion([], seconds)
         offset = self.vocab.motion_offset
 
-        def sample(generator: np.random.Generator) -> Iterator[int]:
+        def sample(rngs: list[np.random.Generator]) -> Iterator[np.ndarray]:
             return self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
-                                temperature=temperature, top_k=top_k, top_p=top_p, rng=generator,
+                                temperature=temperature, top_k=top_k, top_p=top_p, rngs=rngs,
                                 guidance=guidance, uncond=uncond)
 
         scores, chosen = [], 0
         if candidates == 1:
-            new_ids = sample(rng)
+            new_ids = (step[0] for step in sample([rng]))
         else:
             base = int(np.random.default_rng().integers(1 << 62)) if seed is None else int(seed)
             rngs = [np.random.default_rng(base)] + [np.random.default_rng((base, k)) for k in range(1, candidates)]
-            drafts = [np.fromiter(sample(g), np.int64) - offset for g in rngs]
-            scores = [self._log_likelihood(codes, text_ids, "prompt") for codes in drafts]
+            if self._batched:  # all candidates in one batch a step: about the time of one
+                drafts = np.stack(list(sample(rngs)), axis=1) - offset  # (N, n)
+            else:
+                drafts = np.concatenate([np.stack(list(sample([g])), axis=1) for g in rngs]) - offset
+            scores = [float(x) for x in self._log_likelihoods(drafts, text_ids, "prompt")]
             chosen = int(np.argmax(scores))
             new_ids = iter(drafts[chosen] + offset)
         return MotionStream((int(i) - offset for i in new_ids), n, self.vocab.frames_per_token, cut,
@@ -305,8 +330,8 @@ class MotionLanguageModel:
         rng, temperature, _, _ = self._sampling(seed, 0.0 if greedy else temperature, 0, 1.0)
         out = self._decode(prompt, cond, max_new=max_tokens, allowed=self._text_mask,
                            stop_id=self.vocab.special("<eos>"), temperature=temperature, top_k=0, top_p=1.0,
-                           rng=rng)
-        return self.vocab.decode_text(self.text_tokenizer, list(out))
+                           rngs=[rng])
+        return self.vocab.decode_text(self.text_tokenizer, [int(step[0]) for step in out])
 
     def describe(self, codes, category: str = "action", *, greedy: bool = True, seed: int | None = 0,
                  temperature: float = 0.8, max_tokens: int = MAX_TEXT_TOKENS) -> str:
@@ -323,22 +348,23 @@ class MotionLanguageModel:
         text = check_text(text, "text")
         codes = self._check_codes(codes)
         text_ids, _, _ = self._text_ids(text, self.block_size - 1 - len(codes) - PROMPT_SPECIALS)
-        return self._log_likelihood(codes, text_ids, category)
+        return float(self._log_likelihoods(codes[None], text_ids, category)[0])
 
-    def _log_likelihood(self, codes: np.ndarray, text_ids: list[int], category: str) -> float:
-        head, _ = self.vocab.motion_to_text(codes, category)
-        room = self.block_size - len(head) - 1  # the <eos> target needs a position too
+    def _log_likelihoods(self, codes: np.ndarray, text_ids: list[int], category: str) -> np.ndarray:
+        """(B,) log p(text_ids <eos> | each row of ``codes`` (B, N)), the B rows in one batch a step."""
+        head = np.array([self.vocab.motion_to_text(row, category)[0] for row in codes], np.int64)  # (B, L)
+        room = self.block_size - head.shape[1] - 1  # the <eos> target needs a position too
         targets = [*text_ids[:max(0, room)], self.vocab.special("<eos>")]
         allowed = np.flatnonzero(self._text_mask)
-        logits, past = self.run_graph(head, None, None)
-        total = 0.0
+        logits, past = self.run_batch(head, None, None)  # (B, V)
+        total = np.zeros(len(codes))
         for i, target in enumerate(targets):
-            z = logits[allowed].astype(np.float64)
-            top = z.max()
-            total += float(logits[target]) - top - math.log(np.exp(z - top).sum())
+            z = logits[:, allowed].astype(np.float64)  # (B, A)
+            top = z.max(axis=1)
+            total += logits[:, target] - top - np.log(np.exp(z - top[:, None]).sum(axis=1))
             if i < len(targets) - 1:
-                logits, past = self.run_graph([target], None, past)
-        return float(total)
+                logits, past = self.run_batch(np.full((len(codes), 1), target, np.int64), None, past)
+        return total
 
     def answer(self, codes, question: str, *, embedding: np.ndarray | None = None, greedy: bool = True,
                seed: int | None = 0, temperature: float = 0.8, max_tokens: int = MAX_ANSWER_TOKENS) -> str:

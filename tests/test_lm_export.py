@@ -244,8 +244,9 @@ def test_text_tasks_emit_only_text(tiny):
     rt, vocab = MotionLanguageModel(tiny["dir"]), tiny["vocab"]
     codes = np.arange(10) % NUM_CODES
     prompt, _ = vocab.motion_to_text(codes, "emotion")
-    ids = list(rt._decode(prompt, None, max_new=40, allowed=vocab.text_mask(), stop_id=vocab.special("<eos>"),
-                          temperature=1.0, top_k=0, top_p=1.0, rng=np.random.default_rng(0)))
+    ids = [int(step[0]) for step in rt._decode(prompt, None, max_new=40, allowed=vocab.text_mask(),
+                                                stop_id=vocab.special("<eos>"), temperature=1.0, top_k=0,
+                                                top_p=1.0, rngs=[np.random.default_rng(0)])]
     assert ids and all(vocab.is_text(i) for i in ids[:-1])
     assert vocab.is_text(ids[-1]) or ids[-1] == vocab.special("<eos>")
     for greedy in (True, False):
@@ -257,8 +258,8 @@ def test_streaming_yields_before_the_end(tiny):
     """The stream is lazy: nothing runs at the call, the first code needs only the prefill."""
     rt = MotionLanguageModel(tiny["dir"])
     calls = []
-    real_run = rt.run_graph
-    rt.run_graph = lambda ids, prefix, past: calls.append(len(ids)) or real_run(ids, prefix, past)
+    real_run = rt.run_batch
+    rt.run_batch = lambda ids, prefix, past: calls.append(ids.shape[1]) or real_run(ids, prefix, past)
     stream = rt.generate_motion("turn left", 12.0, seed=0, guidance=1.0, embedding=unit(3))
     assert stream.num_tokens == 75 and stream.frames == 300 and calls == []
     first = next(stream)
@@ -310,6 +311,11 @@ def test_best_of_candidates_streams_the_one_the_model_reads_back_best(tiny):
     assert scores[0] == pytest.approx(rt.text_log_likelihood(np.array(one), args["prompt"]))
     assert rt.text_log_likelihood(np.array(codes), args["prompt"]) == pytest.approx(max(scores))
     assert list(rt.generate_motion(**args, candidates=4)) == codes  # seeded: reproducible
+    # One batch a step gives what generating and scoring the candidates one by one gives (the TensorRT path).
+    rt._batched = False
+    one_by_one = rt.generate_motion(**args, candidates=4)
+    assert list(one_by_one) == codes and one_by_one.chosen == best.chosen
+    np.testing.assert_allclose(one_by_one.candidate_scores, scores, atol=1e-4)
 
 
 def test_describe_rejects_bad_codes(tiny):
