@@ -314,11 +314,13 @@ class MotionLanguageModel:
         else:
             base = int(np.random.default_rng().integers(1 << 62)) if seed is None else int(seed)
             rngs = [np.random.default_rng(base)] + [np.random.default_rng((base, k)) for k in range(1, candidates)]
-            if self._batched:  # all candidates in one batch a step: about the time of one
+            if self._batched:  # all candidates in one batch a step: about half the time of one by one
                 drafts = np.stack(list(sample(rngs)), axis=1) - offset  # (N, n)
+                scores = self._log_likelihoods(drafts, text_ids, "prompt")
             else:
-                drafts = np.concatenate([np.stack(list(sample([g])), axis=1) for g in rngs]) - offset
-            scores = [float(x) for x in self._log_likelihoods(drafts, text_ids, "prompt")]
+                drafts = np.concatenate([np.stack(list(sample([g])), axis=1) for g in rngs]) - offset  # (N, n)
+                scores = np.concatenate([self._log_likelihoods(row[None], text_ids, "prompt") for row in drafts])
+            scores = [float(x) for x in scores]
             chosen = int(np.argmax(scores))
             new_ids = iter(drafts[chosen] + offset)
         return MotionStream((int(i) - offset for i in new_ids), n, self.vocab.frames_per_token, cut,

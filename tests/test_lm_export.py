@@ -313,8 +313,14 @@ def test_best_of_candidates_streams_the_one_the_model_reads_back_best(tiny):
     assert list(rt.generate_motion(**args, candidates=4)) == codes  # seeded: reproducible
     # One batch a step gives what generating and scoring the candidates one by one gives (the TensorRT path).
     rt._batched = False
+    batches = []
+    real_run = rt.run_batch
+    rt.run_batch = lambda ids, prefix, past: batches.append(ids.shape[0]) or real_run(ids, prefix, past)
     one_by_one = rt.generate_motion(**args, candidates=4)
     assert list(one_by_one) == codes and one_by_one.chosen == best.chosen
+    assert batches and set(batches) == {1}  # what a batch-1 TensorRT engine accepts
+    rt._batched, batches[:] = True, []
+    assert list(rt.generate_motion(**args, candidates=4)) == codes and set(batches) == {1, 4}  # prefills at 1
     np.testing.assert_allclose(one_by_one.candidate_scores, scores, atol=1e-4)
 
 
