@@ -67,7 +67,11 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def _tiled(logits: np.ndarray, past: list[np.ndarray], batch: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One sequence's logits (V,) and cache as a batch of ``batch`` copies: (B, V), (B, heads, P, hd)."""
+    """One sequence's logits (V,) and cache as a batch of ``batch`` copies: (B, V), (B, heads, P, hd).
+
+    A batch of one (every stream) is the arrays themselves: no copy on the first-frame path."""
+    if batch == 1:
+        return logits[None], past
     return np.repeat(logits[None], batch, axis=0), [np.repeat(p, batch, axis=0) for p in past]
 
 
@@ -314,13 +318,11 @@ class MotionLanguageModel:
         else:
             base = int(np.random.default_rng().integers(1 << 62)) if seed is None else int(seed)
             rngs = [np.random.default_rng(base)] + [np.random.default_rng((base, k)) for k in range(1, candidates)]
-            if self._batched:  # all candidates in one batch a step: about half the time of one by one
-                drafts = np.stack(list(sample(rngs)), axis=1) - offset  # (N, n)
-                scores = self._log_likelihoods(drafts, text_ids, "prompt")
-            else:
-                drafts = np.concatenate([np.stack(list(sample([g])), axis=1) for g in rngs]) - offset  # (N, n)
-                scores = np.concatenate([self._log_likelihoods(row[None], text_ids, "prompt") for row in drafts])
-            scores = [float(x) for x in scores]
+            # All candidates as one batch a step (about half the time of one by one), else singly.
+            groups = [rngs] if self._batched else [[g] for g in rngs]
+            drafts = [np.stack(list(sample(group)), axis=1) - offset for group in groups]  # (G, n) each
+            scores = [float(x) for d in drafts for x in self._log_likelihoods(d, text_ids, "prompt")]
+            drafts = np.concatenate(drafts)  # (N, n)
             chosen = int(np.argmax(scores))
             new_ids = iter(drafts[chosen] + offset)
         return MotionStream((int(i) - offset for i in new_ids), n, self.vocab.frames_per_token, cut,
