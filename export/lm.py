@@ -31,6 +31,7 @@ from export.onnx_utils import export_graph, sha256, update_manifest
 from export.word_aliases import with_aliases
 from export.wordnet import DEFAULT_DIR as DEFAULT_WORDNET
 from facelm.known_words import KnownWords, Rewrite
+from facelm.model_dir import motion_codes_sha256
 from facelm.vocab import TextTokenizer, Vocab
 from models.motion_lm import MotionLM
 
@@ -56,7 +57,7 @@ def check_motion_tokenizer(out_dir: Path, vocab: Vocab, trained_tokenizer_sha256
     if int(tok_spec["num_codes"]) != vocab.num_motion:
         raise ValueError(f"LM has {vocab.num_motion} motion codes, the tokenizer in {out_dir} has "
                          f"{tok_spec['num_codes']}")
-    source = tok_spec.get("source_sha256")
+    source = motion_codes_sha256(tok_spec)
     if source and trained_tokenizer_sha256 and source != trained_tokenizer_sha256:
         raise ValueError(f"the LM was trained on codes of tokenizer {trained_tokenizer_sha256[:12]}, "
                          f"the one in {out_dir} comes from {source[:12]}: export the matching one")

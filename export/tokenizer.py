@@ -18,7 +18,7 @@ DECODER_FILE = "tokenizer_decoder_step.onnx"
 
 
 def export_tokenizer(model: MotionTokenizer, out_dir: Path, checkpoint_name: str | None = None,
-                     source_sha256: str | None = None) -> dict:
+                     source_sha256: str | None = None, codes_sha256: str | None = None) -> dict:
     """Write both graphs and the manifest's ``tokenizer`` section; returns that section."""
     cfg = model.cfg
     out_dir = Path(out_dir)
@@ -43,6 +43,7 @@ def export_tokenizer(model: MotionTokenizer, out_dir: Path, checkpoint_name: str
         "std": model.std.tolist(),
         "encoder_receptive_field": model.encoder_receptive_field(),
         "encode_delay_frames": fpt - 1,
+        "decoder_lookahead": cfg.decoder_lookahead,
         "encoder": {"file": ENCODER_FILE, "sha256": sha256(out_dir / ENCODER_FILE),
                     "inputs": {"frames": ["1", "T", cfg.input_dim]}, "outputs": {"ids": ["1", "T/fpt"]}},
         "decoder_step": {"file": DECODER_FILE, "sha256": sha256(out_dir / DECODER_FILE),
@@ -52,6 +53,8 @@ def export_tokenizer(model: MotionTokenizer, out_dir: Path, checkpoint_name: str
     }
     if source_sha256:
         section["source_sha256"] = source_sha256  # the training checkpoint: a language model names the one it used
+    if codes_sha256 and codes_sha256 != source_sha256:
+        section["codes_sha256"] = codes_sha256  # a decoder retrained on the codes of that checkpoint
     if checkpoint_name:
         section["checkpoint"] = {"file": checkpoint_name, "sha256": sha256(out_dir / checkpoint_name)}
     update_manifest(out_dir, "tokenizer", section)
@@ -65,17 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ship", action="store_true",
                     help="also write a slim checkpoint (fp16 weights, no optimizer) as OUT/tokenizer.pt")
     args = ap.parse_args(argv)
-    model = MotionTokenizer.from_checkpoint(args.checkpoint)
+    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    model = MotionTokenizer.from_checkpoint(ckpt)
+    codes = ckpt.get("codes_sha256")
     ckpt_name = None
     if args.ship:
         # Round the weights to fp16 first so the shipped checkpoint and the graphs agree exactly.
         model = model.half().float().eval()
         args.out.mkdir(parents=True, exist_ok=True)
-        slim = model.checkpoint(source=str(args.checkpoint))
+        slim = model.checkpoint(source=str(args.checkpoint), **({"codes_sha256": codes} if codes else {}))
         slim["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
         torch.save(slim, args.out / "tokenizer.pt")
         ckpt_name = "tokenizer.pt"
-    section = export_tokenizer(model, args.out, ckpt_name, sha256(args.checkpoint))
+    section = export_tokenizer(model, args.out, ckpt_name, sha256(args.checkpoint), codes)
     print(f"wrote {section['encoder']['file']} and {section['decoder_step']['file']} to {args.out}")
     return 0
 

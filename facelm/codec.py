@@ -9,7 +9,7 @@ import numpy as np
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
-from facelm.model_dir import ModelDir
+from facelm.model_dir import ModelDir, motion_codes_sha256
 
 
 class MotionCodec:
@@ -24,6 +24,10 @@ class MotionCodec:
         self.include_global = bool(spec["include_global"])
         self.input_dim = int(spec["input_dim"])
         self.state_size = int(spec["decoder_step"]["state_size"])
+        # Tokens the decoder reads ahead before a token's frames come out (0: none).
+        self.lookahead = int(spec.get("decoder_lookahead", 0))
+        # Names the codes (encoder + codebook); older manifests only name the decoder file.
+        self.codes_sha256 = motion_codes_sha256(spec) or spec["decoder_step"]["sha256"]
         self._encoder = self.model.session(spec["encoder"])
         self._decoder = self.model.session(spec["decoder_step"])
 
@@ -55,7 +59,7 @@ class MotionCodec:
     def decode(self, ids) -> MotionClip:
         """Token ids -> clip (N * frames_per_token frames)."""
         dec = self.streaming_decoder()
-        return self.to_clip(np.concatenate([dec.push(i) for i in self.check_ids(ids)]))
+        return self.to_clip(np.concatenate([dec.push(i) for i in self.check_ids(ids)] + [dec.flush()]))
 
     def check_ids(self, ids) -> np.ndarray:
         arr = np.asarray(ids)
@@ -74,7 +78,12 @@ class MotionCodec:
 
 
 class StreamingDecoder:
-    """Tokens in one at a time -> ``frames_per_token`` frames out, bounded state, equal to offline."""
+    """Tokens in one at a time -> ``frames_per_token`` frames out, bounded state, equal to offline.
+
+    With a look-ahead decoder (``codec.lookahead`` = L > 0) a token's frames come out when
+    the token L places later is pushed, so the first L pushes of a stream return no rows;
+    ``flush`` ends the stream by repeating its last token L times, as offline decoding does.
+    """
 
     def __init__(self, codec: MotionCodec):
         self.codec = codec
@@ -82,14 +91,24 @@ class StreamingDecoder:
 
     def reset(self) -> None:
         self.state = np.zeros((1, self.codec.state_size), np.float32)
+        self.steps = 0          # decoder steps since the stream started
+        self.last_id = None     # what ``flush`` repeats
 
     def push(self, token_id: int) -> np.ndarray:
-        """One token id -> (frames_per_token, D) raw feature rows."""
+        """One token id -> (frames_per_token, D) raw feature rows, or (0, D) while the look-ahead fills."""
         tid = int(token_id)
         if not 0 <= tid < self.codec.num_codes:
             raise FacelmError(f"token id {tid} outside [0, {self.codec.num_codes})")
         frames, self.state = self.codec._decoder.run(None, {"ids": np.array([tid], np.int64), "state": self.state})
-        return frames[0]
+        self.steps += 1
+        self.last_id = tid
+        return frames[0] if self.steps > self.codec.lookahead else frames[0, :0]
+
+    def flush(self) -> np.ndarray:
+        """The frames still held back by the look-ahead, (L * fpt, D) at most; the stream then starts over."""
+        out = [self.push(self.last_id) for _ in range(self.codec.lookahead)] if self.last_id is not None else []
+        self.reset()
+        return np.concatenate(out) if out else np.zeros((0, self.codec.input_dim), np.float32)
 
 
 class StreamingEncoder:

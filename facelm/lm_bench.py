@@ -40,7 +40,9 @@ def _first_frame_s(lm: MotionLanguageModel, codec: MotionCodec, prompt: str, see
                    guidance: float, candidates: int = 1) -> float:
     t0 = time.perf_counter()
     stream = lm.generate_motion(prompt, 4.0, seed=seed, guidance=guidance, candidates=candidates)
-    codec.streaming_decoder().push(next(stream))
+    decoder = codec.streaming_decoder()
+    while not len(decoder.push(next(stream))):  # a look-ahead decoder needs more than one token
+        pass
     return time.perf_counter() - t0
 
 
@@ -76,6 +78,7 @@ def measure_generation(model=None, repeats: int = 30, guidance: float = 1.0, sec
         token_s += times[1:]  # the first token pays the prefill: counted in the first-frame latency
         decoder = codec.streaming_decoder()
         frames, push_s = _timed(decoder.push(c) for c in codes)
+        frames.append(decoder.flush())
         decoder_s += push_s
         total = time.perf_counter() - t0
         speed.append(sum(len(f) for f in frames) / total / codec.fps)

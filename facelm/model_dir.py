@@ -24,6 +24,21 @@ MANIFEST = "manifest.json"
 FORMAT = "facelm-model/1"
 
 
+def motion_codes_sha256(tok: dict[str, Any]) -> str | None:
+    """What names a tokenizer section's motion codes (its encoder and codebook): the training
+    checkpoint they come from. A decoder retrained on the same codes keeps that name."""
+    return tok.get("codes_sha256") or tok.get("source_sha256")
+
+
+def speaks_same_codes(lm: dict[str, Any], tok: dict[str, Any]) -> bool:
+    """Whether an ``lm`` section writes the codes of a ``tokenizer`` section: by the tokenizer checkpoint
+    the LM was trained on where both sections name one, else by the decoder it was exported beside."""
+    trained, codes = lm.get("trained_on_motion_tokenizer_sha256"), motion_codes_sha256(tok)
+    if trained and codes:
+        return trained == codes
+    return lm.get("motion_tokenizer_decoder_sha256") in (None, tok.get("decoder_step", {}).get("sha256"))
+
+
 def default_model_dir() -> Path:
     """$FACELM_MODEL, else the checkout's ``artifacts/``, else the installed share/facelm/artifacts."""
     env = os.environ.get("FACELM_MODEL")
@@ -237,9 +252,8 @@ def consistency(model: ModelDir) -> list[tuple[str, str]]:
              and lm.get("fps") == tok.get("fps"),
              f"lm {lm.get('frames_per_token')} frames/token at {lm.get('fps')} fps, tokenizer "
              f"{tok.get('frames_per_token')} at {tok.get('fps')}")
-        want = lm.get("motion_tokenizer_decoder_sha256")
-        rule("lm + tokenizer: same tokenizer", want in (None, tok.get("decoder_step", {}).get("sha256")),
-             "the lm was exported beside another motion tokenizer (decoder sha256 differs)")
+        rule("lm + tokenizer: same motion codes", speaks_same_codes(lm, tok),
+             "the lm was trained on the codes of another motion tokenizer")
     if lm and "text_encoder" in m:
         dim = m["text_encoder"].get("dim")
         rule("lm + text_encoder: prefix width", lm.get("config", {}).get("cond_dim") in (None, dim),

@@ -39,6 +39,9 @@ class TokenizerConfig:
         "expression": 1.0, "global": 0.5, "neck": 1.5, "jaw": 2.0, "eyes": 1.5})
     velocity_weight: float = 0.5
     fps: float = 25.0
+    # Tokens the decoder reads ahead: token k's frames come out once token k + lookahead is in.
+    # The stream is flushed at its end by repeating the last token (``decode`` does the same).
+    decoder_lookahead: int = 0
 
     @property
     def input_dim(self) -> int:
@@ -214,7 +217,7 @@ class MotionTokenizer(nn.Module):
         x = self.normalise(frames)  # (B, T, D)
         z = self.encoder(x.transpose(1, 2)).transpose(1, 2)  # (B, N, code_dim)
         q, ids, commit = self.quantizer(z)
-        recon = self.decoder(q.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
+        recon = self.decode_vectors(q)  # (B, T, D) normalised
         err = (recon - x).pow(2) * self.loss_weights
         vel = ((recon[:, 1:] - recon[:, :-1]) - (x[:, 1:] - x[:, :-1])).pow(2) * self.loss_weights
         losses = {"recon": err.mean(), "velocity": vel.mean(), "commit": commit,
@@ -232,14 +235,28 @@ class MotionTokenizer(nn.Module):
         z = self.encoder(self.normalise(frames).transpose(1, 2)).transpose(1, 2)  # (B, N, code_dim)
         return self.quantizer.nearest(z.reshape(-1, z.shape[-1])).view(z.shape[0], z.shape[1])
 
+    def decode_vectors(self, q: torch.Tensor) -> torch.Tensor:
+        """(B, N, code_dim) code vectors -> (B, N * fpt, D) normalised frames.
+
+        With look-ahead L the decoder's output runs L tokens behind its input, so the
+        sequence is extended by L copies of its last vector (the end-of-stream flush)
+        and the first L tokens' worth of output (before the clip) is dropped."""
+        lookahead = self.cfg.decoder_lookahead
+        if lookahead:
+            q = torch.cat([q, q[:, -1:].expand(-1, lookahead, -1)], dim=1)  # (B, N + L, code_dim)
+        out = self.decoder(q.transpose(1, 2)).transpose(1, 2)  # (B, (N + L) * fpt, D)
+        return out[:, lookahead * self.cfg.frames_per_token:]
+
     @torch.no_grad()
     def decode(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, N) token ids -> (B, N * fpt, D) raw frames."""
-        q = self.quantizer.lookup(ids).transpose(1, 2)  # (B, code_dim, N)
-        return self.denormalise(self.decoder(q).transpose(1, 2))
+        return self.denormalise(self.decode_vectors(self.quantizer.lookup(ids)))
 
     def decode_step(self, ids: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """(B,) ids -> (B, fpt, D) raw frames; ``state`` from ``decoder.init_state``."""
+        """(B,) ids -> (B, fpt, D) raw frames; ``state`` from ``decoder.init_state``.
+
+        The frames are those of the token ``decoder_lookahead`` steps back (the first
+        ``decoder_lookahead`` calls give frames before the stream, to be dropped)."""
         q = self.quantizer.lookup(ids)[:, :, None]  # (B, code_dim, 1)
         frames, state = self.decoder.step(q, state)
         return self.denormalise(frames.transpose(1, 2)), state

@@ -74,7 +74,8 @@ def test_compose_is_deterministic_and_batch_equals_single():
         in_batch = batch.clip(i)
         assert alone.num_frames == specs[i].num_frames and alone.fps == 25
         for key in ("expression", "global_pose", "neck_pose", "jaw_pose", "eye_pose", "eyelid", "arkit"):
-            np.testing.assert_array_equal(getattr(alone, key), getattr(in_batch, key), err_msg=key)
+            # float32 products over a different number of rows may take another BLAS kernel: equal to rounding
+            np.testing.assert_allclose(getattr(alone, key), getattr(in_batch, key), rtol=0, atol=1e-6, err_msg=key)
     again = compose_batch(specs)
     for key, value in batch.arrays.items():
         np.testing.assert_array_equal(value, again.arrays[key])

@@ -47,7 +47,8 @@ def test_stored_clips_are_the_composed_specs_with_text(corpus):
         stored, fresh = reader.clip(ref), compose(spec)
         assert stored.num_frames == ref.num_frames == meta["num_frames"]
         for key in FEATURES:
-            np.testing.assert_array_equal(getattr(stored, key), getattr(fresh, key))
+            # composed in a batch there, alone here: float32 products may take another BLAS kernel
+            np.testing.assert_allclose(getattr(stored, key), getattr(fresh, key), rtol=0, atol=1e-6, err_msg=key)
         assert meta["labels"]["emotions"] == spec.emotion_labels() and meta["split"] == ref.split
         text = meta["text"]
         if text:  # the annotator is importable: five MMHead categories + the prompt

@@ -264,3 +264,22 @@ def test_shipped_audio_graph_matches_audio_pt(torch_side):
                                    + [stream.flush()]))
     assert rows[0].shape == rows[1].shape == (50, rows[0].shape[1])
     assert np.abs(rows[0] - rows[1]).max() < 1e-3
+
+
+def test_lm_and_tokenizer_must_share_motion_codes(model, capsys):
+    """A retrained decoder keeps the codes (the LM still matches); a tokenizer trained anew does not."""
+    from facelm.model_dir import speaks_same_codes
+    lm = {"trained_on_motion_tokenizer_sha256": "a" * 64, "motion_tokenizer_decoder_sha256": "d" * 64}
+    assert speaks_same_codes(lm, {"source_sha256": "a" * 64, "decoder_step": {"sha256": "e" * 64}})
+    assert speaks_same_codes(lm, {"source_sha256": "b" * 64, "codes_sha256": "a" * 64})
+    assert not speaks_same_codes(lm, {"source_sha256": "b" * 64, "decoder_step": {"sha256": "d" * 64}})
+    legacy = {"motion_tokenizer_decoder_sha256": "d" * 64}  # exported before the codes were named
+    assert speaks_same_codes(legacy, {"decoder_step": {"sha256": "d" * 64}})
+    assert not speaks_same_codes(legacy, {"decoder_step": {"sha256": "e" * 64}})
+
+    edit_manifest(model, lambda m: m["tokenizer"].update(codes_sha256="f" * 64))
+    capsys.readouterr()
+    assert cli(["check-model", str(model), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    failed = {c["what"] for c in report["checks"] if c["status"] == "FAIL"}
+    assert failed == {"lm + tokenizer: same motion codes"}

@@ -127,3 +127,40 @@ def test_manifest_names_every_file_with_hashes(exported):
     assert len(md.verify()) == len(files)
     spec = json.loads((exported / "manifest.json").read_text())["tokenizer"]
     assert spec["frames_per_token"] == 4 and len(spec["mean"]) == spec["input_dim"]
+
+
+@pytest.fixture(scope="module")
+def lookahead_model():
+    torch.manual_seed(1)
+    model = MotionTokenizer(TokenizerConfig(hidden=48, code_dim=16, num_codes=64, decoder_lookahead=2)).eval()
+    model.quantizer.codebook.copy_(torch.randn(64, 16))
+    model.set_normalisation(torch.randn(model.cfg.input_dim) * 0.1, torch.rand(model.cfg.input_dim) + 0.5)
+    return model
+
+
+def test_lookahead_decoder_streams_like_offline(lookahead_model, tmp_path):
+    """A look-ahead decoder emits a token's frames L tokens later and is flushed by repeating the last
+    token: torch steps, onnxruntime steps and offline decoding give the same frames, none lost."""
+    model, L, fpt = lookahead_model, 2, 4
+    ids = torch.randint(0, 64, (1, 9))
+    offline = model.decode(ids)  # (1, 36, D)
+    assert offline.shape[1] == 9 * fpt
+    state, chunks = model.decoder.init_state(1), []
+    for k in list(range(9)) + [8] * L:
+        f, state = model.decode_step(ids[:, k], state)
+        chunks.append(f)
+    torch.testing.assert_close(torch.cat(chunks[L:], 1), offline, atol=1e-5, rtol=0)
+
+    export_tokenizer(model, tmp_path)
+    codec = MotionCodec(tmp_path)
+    assert codec.lookahead == L
+    dec = codec.streaming_decoder()
+    rows = [dec.push(int(i)) for i in ids[0]]
+    assert [len(r) for r in rows] == [0] * L + [fpt] * (9 - L)
+    tail = dec.flush()
+    assert tail.shape == (L * fpt, codec.input_dim)
+    np.testing.assert_allclose(np.concatenate(rows + [tail]), offline[0].numpy(), atol=FRAME_TOL, rtol=0)
+    np.testing.assert_allclose(codec.decode(ids[0].numpy()).to_array(include_global=False), offline[0].numpy(),
+                               atol=FRAME_TOL, rtol=0)
+    assert len(dec.push(3)) == 0 and len(dec.flush()) == fpt  # after a flush the next stream starts fresh
+    assert len(dec.flush()) == 0  # nothing pushed, nothing held back

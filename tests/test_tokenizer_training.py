@@ -82,3 +82,29 @@ def test_evaluate_refuses_best_of_n_without_a_model_directory(tmp_path):
         r = subprocess.run([sys.executable, "-m", "training.evaluate", *map(str, extra)], capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 2 and r.stderr.startswith("error: ") and "--candidates" in r.stderr
+
+
+def test_decoder_only_training_keeps_the_codes_and_names_them(tiny_corpus, tmp_path):
+    """``--decoder-only`` retrains the decoder (here with a token of look-ahead) on frozen codes: the same
+    clip encodes to the same ids, the decoder changed, and the checkpoint names the codes' origin, so a
+    language model trained on the init's ids is matched to it."""
+    import hashlib
+
+    from training.tokenizer_identity import tokenizer_identities
+    common = ["training.train_tokenizer", "--corpus", tiny_corpus, "--hidden", "32", "--codes", "32",
+              "--code-dim", "8", "--batch", "4", "--window", "32", "--every", "3", "--threads", "1", "--steps", "3"]
+    _run(*common, "--out", tmp_path / "a")
+    init = tmp_path / "a" / "tokenizer.pt"
+    _run(*common, "--out", tmp_path / "b", "--init", init, "--decoder-only", "--lookahead", "1", "--lr", "1e-2")
+    before, after = MotionTokenizer.from_checkpoint(init), MotionTokenizer.from_checkpoint(tmp_path / "b" / "tokenizer.pt")
+    assert after.cfg.decoder_lookahead == 1 and before.cfg.decoder_lookahead == 0
+    clip = torch.randn(1, 64, before.cfg.input_dim) * before.std + before.mean
+    assert torch.equal(before.encode(clip), after.encode(clip))
+    torch.testing.assert_close(before.quantizer.codebook, after.quantizer.codebook, rtol=0, atol=0)
+    assert not torch.equal(before.decoder.conv_out.weight, after.decoder.conv_out.weight)
+    init_sha = hashlib.sha256(init.read_bytes()).hexdigest()
+    assert torch.load(tmp_path / "b" / "tokenizer.pt", weights_only=False)["codes_sha256"] == init_sha
+    assert init_sha in tokenizer_identities(tmp_path / "b" / "tokenizer.pt")
+    r = subprocess.run([sys.executable, "-m", *map(str, common), "--out", tmp_path / "c", "--decoder-only"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "--decoder-only needs --init" in r.stderr

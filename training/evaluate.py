@@ -33,7 +33,6 @@ Without an LM checkpoint the reference blocks still run and the LM blocks say so
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -54,6 +53,7 @@ from training.metrics import attributes as attr
 from training.metrics.distribution import diversity, fid, multimodality
 from training.metrics.retrieval import mm_dist, r_precision
 from training.metrics.text import bleu, cider_d, embedding_similarity, rouge_l, words
+from training.tokenizer_identity import tokenizer_identities
 
 NUM_EXPRESSION = 50
 GLOBAL = slice(NUM_EXPRESSION, NUM_EXPRESSION + 3)  # columns of the root rotation in the 65-wide layout
@@ -351,21 +351,6 @@ def find_evaluator(path: Path | None) -> Path:
             return p
     raise FacelmError(f"no evaluator checkpoint at {', '.join(map(str, candidates))}; train one with "
                       "python -m training.train_evaluator --corpus data/corpus --out runs/evaluator")
-
-
-def tokenizer_identities(path: Path) -> set[str]:
-    """sha256 values that name the tokenizer at ``path``: its own, and for a shipped slim copy the
-    source checkpoint's (``source_sha256`` in the manifest.json beside it)."""
-    ids = {hashlib.sha256(path.read_bytes()).hexdigest()}
-    manifest = path.parent / "manifest.json"
-    if manifest.is_file():
-        try:
-            section = json.loads(manifest.read_text()).get("tokenizer", {})
-        except json.JSONDecodeError:
-            section = {}
-        if section.get("checkpoint", {}).get("file") == path.name and section.get("source_sha256"):
-            ids.add(section["source_sha256"])
-    return ids
 
 
 def matching_tokenizer(path: Path | None, lm_path: Path, lm_ckpt: dict | None) -> Path:

@@ -25,6 +25,7 @@ from training import distributed
 from training.checkpointing import load_if_exists, save_atomic
 from training.motion_data import WindowSampler, load_split_features
 from training.schedule import lr_at
+from training.tokenizer_identity import codes_sha256
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,6 +46,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="start from this tokenizer checkpoint's weights and config (e.g. the shipped artifacts/tokenizer.pt)")
     ap.add_argument("--group-weight", nargs="*", default=[], metavar="GROUP=W",
                     help="override loss weights per parameter group, e.g. neck=6 eyes=2 (also over --init's)")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="train the decoder alone: encoder and codebook stay as --init has them, so token ids "
+                         "(and an LM trained on them) stay valid")
+    ap.add_argument("--lookahead", type=int, default=None,
+                    help="tokens the decoder reads ahead before emitting a token's frames (default: --init's, else 0)")
     ap.add_argument("--every", type=int, default=250, help="checkpoint and log interval (steps)")
     ap.add_argument("--seed", type=int, default=0, help="random seed")
     ap.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -80,6 +86,15 @@ def main(argv=None) -> int:
         cfg = TokenizerConfig(hidden=args.hidden, num_codes=args.codes, code_dim=args.code_dim,
                               include_global=args.include_global)
         model = MotionTokenizer(cfg).to(rt.device)
+    if args.decoder_only and args.init is None:
+        raise SystemExit("error: --decoder-only needs --init (the encoder and codebook to keep)")
+    # Token ids keep their meaning only while the encoder and codebook do: a language model
+    # trained on the init's ids can then be decoded by this checkpoint.
+    lineage = {"codes_sha256": codes_sha256(args.init)} if args.decoder_only else {}
+    if args.lookahead is not None:
+        if not 0 <= args.lookahead <= 4:
+            raise SystemExit(f"error: --lookahead {args.lookahead}: want 0..4 tokens")
+        cfg.decoder_lookahead = args.lookahead
     if args.group_weight:
         model.set_group_weights({**cfg.group_weights, **parse_group_weights(args.group_weight, cfg)})
     features = load_split_features(args.corpus, "train", cfg.num_expression, cfg.include_global, args.max_clips)
@@ -87,7 +102,10 @@ def main(argv=None) -> int:
     stacked = np.concatenate(features)
     if args.init is None:
         model.set_normalisation(torch.from_numpy(stacked.mean(0)), torch.from_numpy(stacked.std(0)))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    if args.decoder_only:
+        model.encoder.requires_grad_(False)
+    trained = model.decoder.parameters() if args.decoder_only else model.parameters()
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     start = 0
     last = args.out / "last.pt"
     ckpt = load_if_exists(last)
@@ -111,6 +129,9 @@ def main(argv=None) -> int:
             g["lr"] = lr_at(step, args)
         batch = torch.from_numpy(sampler.sample(args.batch)).to(rt.device)  # (B, W, D)
         ddp.train()
+        if args.decoder_only:  # no EMA codebook updates, no dead-code resets
+            model.encoder.eval()
+            model.quantizer.eval()
         _, ids, losses = ddp(batch)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()
@@ -129,11 +150,11 @@ def main(argv=None) -> int:
                 bar.set_postfix(mse=f"{stats['mse']:.4f}", ppl=f"{stats['perplexity']:.0f}")
                 log.write(json.dumps(stats) + "\n")
                 log.flush()
-                save_atomic(model.checkpoint(optimizer=opt.state_dict(), step=step + 1,
+                save_atomic(model.checkpoint(optimizer=opt.state_dict(), step=step + 1, **lineage,
                                              sampler_seed=int(sampler.rng.integers(1 << 31)),
                                              args={k: str(v) for k, v in vars(args).items()}), last)
     if rt.main:
-        save_atomic(model.checkpoint(step=args.steps, train_args={k: str(v) for k, v in vars(args).items()}),
+        save_atomic(model.checkpoint(step=args.steps, **lineage, train_args={k: str(v) for k, v in vars(args).items()}),
                     args.out / "tokenizer.pt")
         print(f"wrote {args.out / 'tokenizer.pt'} (config: {json.dumps(asdict(cfg))[:120]}...)")
     distributed.teardown()

@@ -42,7 +42,9 @@ def run(args) -> int:
     if "num_codes" in doc and doc["num_codes"] != codec.num_codes:
         raise FacelmError(f"{args.tokens}: tokens are for a {doc['num_codes']}-code tokenizer, "
                           f"this model has {codec.num_codes}")
-    if doc.get("decoder_sha256") not in (None, codec.spec["decoder_step"]["sha256"]):
+    # Token files name the codes they are in; older ones named the decoder file instead.
+    named = doc.get("codes_sha256", doc.get("decoder_sha256"))
+    if named not in (None, codec.codes_sha256, codec.spec["decoder_step"]["sha256"]):
         print(f"warning: {args.tokens} was encoded by a different tokenizer model", file=sys.stderr)
     clip = codec.decode(codec.check_ids(doc["ids"]))
     if doc.get("num_frames"):

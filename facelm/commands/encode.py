@@ -28,7 +28,7 @@ def run(args) -> int:
     doc = {"format": TOKENS_FORMAT, "ids": ids.tolist(), "num_codes": codec.num_codes,
            "frames_per_token": codec.frames_per_token, "fps": codec.fps,
            "num_frames": int(round(clip.duration * codec.fps)),
-           "decoder_sha256": codec.spec["decoder_step"]["sha256"]}
+           "codes_sha256": codec.codes_sha256}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(doc))
     print(f"{args.clip} -> {len(ids)} tokens ({len(ids) * codec.frames_per_token / codec.fps:.2f} s) -> {args.output}")

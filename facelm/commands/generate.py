@@ -47,8 +47,8 @@ def read_prompt(arg: str) -> str:
 
 def warn_if_other_tokenizer(lm, codec) -> None:
     """The LM speaks the codes of the tokenizer it was exported beside; another one decodes nonsense."""
-    want = lm.spec.get("motion_tokenizer_decoder_sha256")
-    if want and want != codec.spec["decoder_step"]["sha256"]:
+    from facelm.model_dir import speaks_same_codes
+    if not speaks_same_codes(lm.spec, codec.spec):
         print("warning: this language model was exported with a different motion tokenizer", file=sys.stderr)
 
 
@@ -82,7 +82,7 @@ def run(args) -> int:
         print(f"note: words not seen in training, read through the sentence encoder only: "
               f"{', '.join(stream.unknown_words)}", file=sys.stderr)
     decoder = codec.streaming_decoder()
-    frames = np.concatenate([decoder.push(code) for code in stream])
+    frames = np.concatenate([decoder.push(code) for code in stream] + [decoder.flush()])
     clip = codec.to_clip(frames[:num_frames])
     clip.text = {"prompt": prompt[:MAX_CHARS]}
     clip.save(args.output)

@@ -142,6 +142,8 @@ class MotionPlayer(FacelmNode):
         try:
             for token in msg.tokens:
                 rows.append(self.decoder.push(int(token)))
+            if msg.end:  # the frames a look-ahead decoder still holds back
+                rows.append(self.decoder.flush())
         except FacelmError as exc:
             self.reject("tokens", str(exc))
         self._token_stream[1] = msg.first_index + len(msg.tokens)
