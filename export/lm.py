@@ -61,6 +61,8 @@ def check_motion_tokenizer(out_dir: Path, vocab: Vocab, trained_tokenizer_sha256
     if source and trained_tokenizer_sha256 and source != trained_tokenizer_sha256:
         raise ValueError(f"the LM was trained on codes of tokenizer {trained_tokenizer_sha256[:12]}, "
                          f"the one in {out_dir} comes from {source[:12]}: export the matching one")
+    if source:  # the codes' origin: a decoder retrained on them later still matches
+        return {"motion_tokenizer_codes_sha256": source}
     return {"motion_tokenizer_decoder_sha256": tok_spec["decoder_step"]["sha256"]}
 
 

@@ -33,7 +33,8 @@ def motion_codes_sha256(tok: dict[str, Any]) -> str | None:
 def speaks_same_codes(lm: dict[str, Any], tok: dict[str, Any]) -> bool:
     """Whether an ``lm`` section writes the codes of a ``tokenizer`` section: by the tokenizer checkpoint
     the LM was trained on where both sections name one, else by the decoder it was exported beside."""
-    trained, codes = lm.get("trained_on_motion_tokenizer_sha256"), motion_codes_sha256(tok)
+    trained = lm.get("trained_on_motion_tokenizer_sha256") or lm.get("motion_tokenizer_codes_sha256")
+    codes = motion_codes_sha256(tok)
     if trained and codes:
         return trained == codes
     return lm.get("motion_tokenizer_decoder_sha256") in (None, tok.get("decoder_step", {}).get("sha256"))

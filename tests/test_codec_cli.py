@@ -80,3 +80,30 @@ def test_missing_model_dir_is_one_line(tmp_path):
     clip.save(tmp_path / "in.npz")
     r = _run("encode", tmp_path / "in.npz", "-o", tmp_path / "t.json", "--model", tmp_path / "nomodel")
     assert r.returncode == 2 and "no model manifest" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_generate_with_the_shipped_model_gives_every_frame(tmp_path):
+    """A look-ahead decoder holds the last token's frames back until the stream is flushed: none is lost,
+    and the LM is taken as speaking the codes of the shipped tokenizer (no warning)."""
+    model = _shipped()
+    if "lm" not in ModelDir(model).manifest:
+        pytest.skip("no shipped LM")
+    out = tmp_path / "gen.npz"
+    r = _run("generate", "A person nods.", "--seconds", "2.2", "--seed", "0", "-o", out, "--model", model)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert MotionClip.load(out).num_frames == 55
+
+
+def test_token_files_name_the_codes_they_are_in(tmp_path):
+    model = _shipped()
+    fixed_clip(1.0).save(tmp_path / "in.npz")
+    assert _run("encode", tmp_path / "in.npz", "-o", tmp_path / "t.json", "--model", model).returncode == 0
+    doc = json.loads((tmp_path / "t.json").read_text())
+    spec = ModelDir(model).section("tokenizer")
+    assert doc["codes_sha256"] == spec.get("codes_sha256", spec.get("source_sha256"))
+    r = _run("decode", tmp_path / "t.json", "-o", tmp_path / "o.npz", "--model", model)
+    assert r.returncode == 0 and "different tokenizer" not in r.stderr
+    doc["codes_sha256"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    r = _run("decode", tmp_path / "other.json", "-o", tmp_path / "o.npz", "--model", model)
+    assert r.returncode == 0 and "was encoded by a different tokenizer model" in r.stderr

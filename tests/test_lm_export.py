@@ -156,6 +156,10 @@ def test_export_refuses_another_motion_tokenizer(tiny, tmp_path):
     with pytest.raises(ValueError, match="trained on codes of tokenizer bbbbbbbbbbbb"):
         check_motion_tokenizer(tmp_path, tiny["vocab"], "b" * 64)
     link = check_motion_tokenizer(tmp_path, tiny["vocab"], "a" * 64)
+    assert link == {"motion_tokenizer_codes_sha256": "a" * 64}  # a decoder retrained on these codes matches too
+    del manifest["tokenizer"]["source_sha256"]  # a tokenizer exported without its checkpoint: bound by decoder file
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    link = check_motion_tokenizer(tmp_path, tiny["vocab"], None)
     assert link == {"motion_tokenizer_decoder_sha256": manifest["tokenizer"]["decoder_step"]["sha256"]}
     with pytest.raises(ValueError, match="motion codes"):
         check_motion_tokenizer(tmp_path, Vocab(num_text=tiny["vocab"].num_text, num_motion=64), None)

@@ -272,6 +272,7 @@ def test_lm_and_tokenizer_must_share_motion_codes(model, capsys):
     lm = {"trained_on_motion_tokenizer_sha256": "a" * 64, "motion_tokenizer_decoder_sha256": "d" * 64}
     assert speaks_same_codes(lm, {"source_sha256": "a" * 64, "decoder_step": {"sha256": "e" * 64}})
     assert speaks_same_codes(lm, {"source_sha256": "b" * 64, "codes_sha256": "a" * 64})
+    assert speaks_same_codes({"motion_tokenizer_codes_sha256": "a" * 64}, {"codes_sha256": "a" * 64})
     assert not speaks_same_codes(lm, {"source_sha256": "b" * 64, "decoder_step": {"sha256": "d" * 64}})
     legacy = {"motion_tokenizer_decoder_sha256": "d" * 64}  # exported before the codes were named
     assert speaks_same_codes(legacy, {"decoder_step": {"sha256": "d" * 64}})

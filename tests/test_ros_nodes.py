@@ -96,6 +96,15 @@ def test_command_to_first_frame_and_25hz_output(graph):
     assert_alive(nodes)
 
 
+def test_player_decodes_every_token_of_a_stream():
+    """Every token's frames reach the jitter buffer, equal to offline decoding, including those a
+    look-ahead decoder holds back until the stream's end."""
+    ros_helpers.require_ros("facelm_msgs")
+    with reserved_domain_id() as domain, probe(domain, "player_tokens") as p:
+        r = p.expect("player_tokens", timeout=90)
+    assert r["frames"] == r["want"] == 7 * 4 and r["max_diff"] < 1e-5
+
+
 def test_new_command_preempts_and_old_frames_never_show_again(graph):
     domain, nodes = graph
     with probe(domain, "preempt") as p:
@@ -482,6 +491,26 @@ def run_bad_input() -> None:
     ros_helpers.run_until_shutdown(p.executor)
 
 
+def run_player_tokens() -> None:
+    """motion_player's token path alone (configured, not activated): a stream in two messages."""
+    from facelm_msgs.msg import MotionTokens
+    from rclpy.parameter import Parameter
+
+    from facelm.ros.flame import add_global
+    from facelm.ros.motion_player import MotionPlayer
+
+    node = MotionPlayer(parameter_overrides=[Parameter("autostart", value=False)])
+    node.configure()
+    ids = [5, 17, 300, 42, 42, 9, 511]
+    for first, chunk, end in ((0, ids[:3], False), (3, ids[3:], True)):
+        node.on_tokens(MotionTokens(stream_id=7, first_index=first, tokens=chunk, end=end))
+    queued = np.array(node.buffer.queue)
+    want = add_global(node.codec.decode(ids).to_array(include_global=False), node.codec.num_expression)
+    ros_helpers.emit("player_tokens", frames=len(queued), want=len(want), lookahead=node.codec.lookahead,
+                     max_diff=float(np.abs(queued - want).max()) if len(queued) == len(want) else None)
+    node.destroy_node()
+
+
 def run_telepresence(seconds: str) -> None:
     from facelm_msgs.msg import MotionTokens
     from sensor_msgs.msg import JointState
@@ -515,4 +544,4 @@ def run_telepresence(seconds: str) -> None:
 if __name__ == "__main__":
     ros_helpers.child_main({"latency_and_intervals": run_latency_and_intervals, "preempt": run_preempt,
                             "action": run_action, "speech": run_speech, "bad_input": run_bad_input,
-                            "telepresence": run_telepresence})
+                            "telepresence": run_telepresence, "player_tokens": run_player_tokens})
