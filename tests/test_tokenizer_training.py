@@ -105,6 +105,9 @@ def test_decoder_only_training_keeps_the_codes_and_names_them(tiny_corpus, tmp_p
     init_sha = hashlib.sha256(init.read_bytes()).hexdigest()
     assert torch.load(tmp_path / "b" / "tokenizer.pt", weights_only=False)["codes_sha256"] == init_sha
     assert init_sha in tokenizer_identities(tmp_path / "b" / "tokenizer.pt")
+    _run("training.tokenize", "--checkpoint", tmp_path / "b" / "tokenizer.pt", "--corpus", tiny_corpus, "--splits",
+         "val", "--out", tmp_path / "tokens")  # token files name the codes, which both checkpoints write
+    assert str(np.load(tmp_path / "tokens" / "val.npz")["tokenizer_sha256"]) == init_sha
     r = subprocess.run([sys.executable, "-m", *map(str, common), "--out", tmp_path / "c", "--decoder-only"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "--decoder-only needs --init" in r.stderr

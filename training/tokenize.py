@@ -9,7 +9,6 @@ tokenizer's sha256 so a language model never trains on tokens of another tokeniz
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 from models.motion_tokenizer import MotionTokenizer
 from training.dataset import CorpusDataset
+from training.tokenizer_identity import codes_sha256
 
 
 def tokenize_split(model: MotionTokenizer, corpus: Path, split: str) -> dict:
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
     model = MotionTokenizer.from_checkpoint(args.checkpoint)
-    digest = hashlib.sha256(args.checkpoint.read_bytes()).hexdigest()
+    digest = codes_sha256(args.checkpoint)  # names the codes, which a retrained decoder keeps
     out = args.out or args.corpus / "tokens"
     out.mkdir(parents=True, exist_ok=True)
     for split in args.splits:

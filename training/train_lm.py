@@ -156,11 +156,12 @@ def _barrier() -> None:
 
 
 def check_tokens_match(args) -> str:
-    """Refuse motion tokens written by another tokenizer than ``--motion-tokenizer``; its sha256."""
-    import hashlib
+    """Refuse motion tokens written in other codes than ``--motion-tokenizer``'s; the sha256 naming them
+    (``training.tokenizer_identity.codes_sha256``: a decoder retrained on frozen codes keeps the name)."""
+    from training.tokenizer_identity import codes_sha256
     if args.motion_tokenizer is None:
         return ""
-    want = hashlib.sha256(args.motion_tokenizer.read_bytes()).hexdigest()
+    want = codes_sha256(args.motion_tokenizer)
     path = (args.tokens or args.corpus / "tokens") / "train.npz"
     if path.is_file():
         with np.load(path) as data:
