@@ -128,7 +128,7 @@ def test_animate_action_feedback_cancel_and_preemption(graph):
     assert len(done["tokens"]) >= 1 and done["feedback"] >= 2  # a feedback per chunk
     assert done["frames"] == 25
     assert canceled["status"] == "CANCELED" and not canceled["success"] and canceled["message"] == "canceled"
-    assert 0 < len(canceled["tokens"]) < 75  # stopped early (12 s would be 75 tokens)
+    assert len(canceled["tokens"]) < 75  # stopped early (12 s would be 75 tokens)
     assert preempted["first_status"] == "ABORTED" and "preempted" in preempted["first_message"]
     assert preempted["second_status"] == "SUCCEEDED"
     assert rejected["accepted"] is False
@@ -372,11 +372,9 @@ def run_action() -> None:
     time.sleep(0.3)  # the last feedback may trail the result
     ros_helpers.emit("completed", feedback=len(fb), **out)
 
-    fb = []
-    h = send("nod and nod and nod", 12.0, fb)
-    deadline = time.monotonic() + 30
-    while not fb and time.monotonic() < deadline:
-        time.sleep(0.001)
+    # Cancel as soon as the goal is accepted: 12 s of motion take the node only about 0.1 s, so a
+    # cancel sent after the first feedback sometimes arrived when the goal had already succeeded.
+    h = send("nod and nod and nod", 12.0, [])
     wait(h.cancel_goal_async(), "cancel response")
     ros_helpers.emit("canceled", **result(h))
 
