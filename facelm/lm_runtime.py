@@ -78,6 +78,10 @@ def _tiled(logits: np.ndarray, past: list[np.ndarray], batch: int) -> tuple[np.n
 # Classifier-free guidance for Language2Motion: on 120 held-out test prompts of the shipped LM, 2.5 against
 # 1 (off) raised the annotator's emotion accuracy 0.78 -> 0.87 and speaking 0.92 -> 0.96 (training.evaluate).
 DEFAULT_GUIDANCE = 2.5
+# Language2Motion sampling; narrower nucleus (0.9, 0.8) was tried against unasked head moves and did not
+# remove them (artifacts/MODEL_CARD.md). Every entry point (CLI, node, evaluate) takes its defaults here.
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_TOP_P = 0.95
 MAX_CANDIDATES = 16  # best-of-N: each candidate is a whole generation before the first frame
 
 
@@ -271,7 +275,7 @@ class MotionLanguageModel:
 
     # -- tasks ------------------------------------------------------------------------
     def generate_motion(self, prompt: str, seconds: float = 4.0, seed: int | None = None,
-                        temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
+                        temperature: float = DEFAULT_TEMPERATURE, top_k: int = 0, top_p: float = DEFAULT_TOP_P,
                         guidance: float = DEFAULT_GUIDANCE, *,
                         embedding: np.ndarray | None = None, num_tokens: int | None = None,
                         candidates: int = 1) -> MotionStream:

@@ -47,7 +47,7 @@ import torch
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
-from facelm.lm_runtime import DEFAULT_GUIDANCE
+from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from training.lm_backends import RuntimeLM, TorchLM
 from training.metrics import attributes as attr
 from training.metrics.distribution import diversity, fid, multimodality
@@ -329,9 +329,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--mm-generations", type=int, default=10, help="generations a prompt for MultiModality")
     ap.add_argument("--no-qa", action="store_true", help="skip question answering")
     ap.add_argument("--no-describe", action="store_true", help="skip Motion2Language")
-    ap.add_argument("--temperature", type=float, default=0.8, help="Language2Motion sampling temperature")
+    ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                    help="Language2Motion sampling temperature (default: the runtime's)")
     ap.add_argument("--top-k", type=int, default=0, help="Language2Motion top-k (0: off)")
-    ap.add_argument("--top-p", type=float, default=0.95, help="Language2Motion nucleus mass")
+    ap.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help="Language2Motion nucleus mass (default: the runtime's)")
     ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                     help="classifier-free guidance scale (default: the runtime's, so what ships is what is scored)")
     ap.add_argument("--candidates", type=int, default=1,

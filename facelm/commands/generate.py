@@ -7,7 +7,7 @@ from pathlib import Path
 
 from facelm.commands._common import add_model_arg
 from facelm.errors import FacelmError
-from facelm.lm_runtime import DEFAULT_GUIDANCE, MAX_CANDIDATES
+from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, MAX_CANDIDATES
 
 
 def register(sub) -> None:
@@ -20,10 +20,10 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=float, default=4.0,
                    help="length in seconds (default 4, at most the model's)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: random, printed)")
-    p.add_argument("--temperature", type=float, default=0.8,
-                   help="sampling temperature, 0 is greedy (default 0.8)")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                   help=f"sampling temperature, 0 is greedy (default {DEFAULT_TEMPERATURE:g})")
     p.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest tokens (default 0: off)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    p.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help=f"nucleus sampling mass (default {DEFAULT_TOP_P:g})")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                    help=f"classifier-free guidance scale (default {DEFAULT_GUIDANCE:g}; 1 is off, higher follows "
                         "the prompt harder)")

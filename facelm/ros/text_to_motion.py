@@ -55,16 +55,16 @@ def shorten(text: str) -> str:
 class TextToMotion(FacelmNode):
     def __init__(self, **kwargs):
         super().__init__("text_to_motion", **kwargs)
-        from facelm.lm_runtime import DEFAULT_GUIDANCE
+        from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
         self.declare_model_params()
         self.param("command_topic", "/face/command", "prompts in (std_msgs/String); a new one preempts the running one")
         self.param("tokens_topic", "/face/tokens", "motion tokens out (facelm_msgs/MotionTokens)")
         self.param("action_name", "/face/animate", "the Animate action (goal text and seconds, feedback per chunk)")
         self.param("seconds", 4.0, "motion length for commands and for goals that ask for 0 s")
         self.param("seed", -1, "sampling seed (-1: a new random seed per command)")
-        self.param("temperature", 0.8, "sampling temperature, 0 is greedy")
+        self.param("temperature", float(DEFAULT_TEMPERATURE), "sampling temperature, 0 is greedy")
         self.param("top_k", 0, "sample from the k likeliest tokens (0: off)")
-        self.param("top_p", 0.95, "nucleus sampling mass")
+        self.param("top_p", float(DEFAULT_TOP_P), "nucleus sampling mass")
         self.param("guidance", float(DEFAULT_GUIDANCE), "classifier-free guidance scale (1: off)")
         self.param("chunk_tokens", 4, "tokens a /face/tokens message carries after the first (which carries one)")
         self.param("candidates", 1, "best of this many samples, the one the model reads back as the prompt "
