@@ -372,7 +372,7 @@ def run_action() -> None:
     time.sleep(0.3)  # the last feedback may trail the result
     ros_helpers.emit("completed", feedback=len(fb), **out)
 
-    # Cancel as soon as the goal is accepted: 12 s of motion take the node only about 0.1 s, so a
+    # Cancel as soon as the goal is accepted: the shipped LM writes 12 s of motion in about 0.2 s, so a
     # cancel sent after the first feedback sometimes arrived when the goal had already succeeded.
     h = send("nod and nod and nod", 12.0, [])
     wait(h.cancel_goal_async(), "cancel response")
