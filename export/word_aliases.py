@@ -4,7 +4,8 @@
 
 prints how the runtime reads those words with the aliases built now from the model
 directory's word list and sentence encoder (``export.lm`` builds the same table into
-``lm_words.json``; ``facelm.known_words`` applies it).
+``lm_words.json``; ``facelm.known_words`` applies it). ``--write`` rebuilds the model
+directory's table in place, for a release whose LM graph is unchanged.
 
 Why: the LM's token path only knows the 571 words of its training text. Through the
 sentence embedding alone (all-MiniLM-L6-v2) a logistic probe trained on the training
@@ -22,7 +23,14 @@ face it is less so), and only when that reaches the relation's threshold in
 ``MIN_SIMILARITY``: a hypernym must be closer than a synonym (bob -> do is a hypernym
 at 0.62, swivel -> turn one at 0.68, livid -> angry a similar-to at 0.60). WordNet's own
 relations choose the candidates, so the embedding never picks an antonym it happens
-to place close (MiniLM puts "sorrowful" nearest "joyful" as a single word).
+to place close (MiniLM puts "sorrowful" nearest "joyful" as a single word). A hypernym
+as general as be, make or give (``MAX_HYPERNYM_DEFINITIONS``) is never a candidate.
+
+Where no relation gives an alias, the lemma's own definitions are read: their words of
+the same part of speech (for an adjective, nouns too), from clauses that negate nothing
+and rare enough in WordNet's definitions to mean something (``MAX_GLOSS_DEFINITIONS``),
+are the candidates, chosen the same way (derisive, "expressing contempt or ridicule" ->
+contempt; hurried, "moving rapidly or performed quickly" -> quickly).
 """
 from __future__ import annotations
 
@@ -35,11 +43,24 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facelm.errors import FacelmError
-from facelm.known_words import KnownWords, normalise
+from facelm.known_words import KnownWords, normalise, regular_stems
 from export.wordnet import DEFAULT_DIR, WordNet
 
-# Pointer symbols followed, and per relation the least mean cosine an alias needs.
-MIN_SIMILARITY = {"synonym": 0.5, "&": 0.5, "^": 0.5, "\\": 0.5, "=": 0.5, "+": 0.55, "@": 0.65}
+# Pointer symbols followed, and per relation the least mean cosine an alias needs; "gloss": a word
+# of the lemma's own definition (derisive: "expressing contempt or ridicule"), read only for lemmas
+# no relation gave an alias.
+MIN_SIMILARITY = {"synonym": 0.5, "&": 0.5, "^": 0.5, "\\": 0.5, "=": 0.5, "+": 0.55, "@": 0.65, "gloss": 0.55}
+# How many of WordNet's 117,659 definitions may use a word (in any form) for it to stand for a
+# hyponym: be, make, give and time are in more; move (904) and turn (383) are not.
+MAX_HYPERNYM_DEFINITIONS = 1000
+# And for a word of a definition to stand for the defined word: way, up, show and become are in
+# more; fear (133) and rapidly (109) are not.
+MAX_GLOSS_DEFINITIONS = 200
+# The parts of speech a word of a definition may have to stand for the defined word: the same one,
+# or for an adjective also the noun of the quality it shows (derisive: "expressing contempt").
+GLOSS_PARTS = {"n": "n", "v": "v", "a": "an", "r": "r"}
+# A definition clause with one of these says what the word is not ("not clearly understood").
+_NEGATION = re.compile(r"\b(?:not|no|never|nor|without|lacking|lack|absence|un\w+)\b")
 TEMPLATES = ("{}", "The person looks {}.", "The person {} the head.", "Someone {} while talking.")
 _LEMMA = re.compile(r"[a-z]{3,}")
 
@@ -50,10 +71,12 @@ def related_lemmas(wn: WordNet, lemma: str) -> dict[str, float]:
     """{related lemma: least similarity it needs}: members of ``lemma``'s synsets and of the synsets
     they point to by a relation of ``MIN_SIMILARITY`` (the most lenient relation counts)."""
     out: dict[str, float] = {}
+    counts = wn.definition_counts()
 
     def add(words, relation: str) -> None:
         for w in words:
-            out[w] = min(out.get(w, 1.0), MIN_SIMILARITY[relation])
+            if relation != "@" or counts[w] <= MAX_HYPERNYM_DEFINITIONS:
+                out[w] = min(out.get(w, 1.0), MIN_SIMILARITY[relation])
 
     for key in wn.synsets_of(lemma):
         synset = wn.synset(key)
@@ -66,10 +89,36 @@ def related_lemmas(wn: WordNet, lemma: str) -> dict[str, float]:
     return out
 
 
+def defining_lemmas(wn: WordNet, lemma: str) -> dict[str, float]:
+    """{lemma: the similarity it needs} for the words of ``lemma``'s definitions: their base forms
+    as a part of speech of ``GLOSS_PARTS``, from clauses that negate nothing, rarer than
+    ``MAX_GLOSS_DEFINITIONS``."""
+    counts = wn.definition_counts()
+    out: dict[str, float] = {}
+    for key in wn.synsets_of(lemma):
+        parts = GLOSS_PARTS[key[0]]
+        for clause in wn.synset(key).definition.lower().split(";"):
+            if _NEGATION.search(clause):
+                continue
+            for word in re.findall(r"[a-z]+", clause):
+                for base in wn.lemmas(word):
+                    if counts[base] <= MAX_GLOSS_DEFINITIONS and any(pos in parts for pos, _ in wn.synsets_of(base)):
+                        out[base] = MIN_SIMILARITY["gloss"]
+    out.pop(lemma, None)
+    return out
+
+
 def known_lemmas(known: KnownWords, wn: WordNet) -> set[str]:
-    """WordNet lemmas of which a known word is a form (nods -> nod), so an alias can be inflected."""
-    return {base for word in known.words for base in wn.lemmas(word)
-            if known.known_form(base, "") is not None}
+    """WordNet lemmas of which a known word is a form (nods -> nod): they need no alias."""
+    return {base for word in known.words for base in wn.lemmas(word) if known.known_form(base, "") is not None}
+
+
+def alias_targets(known: KnownWords, wn: WordNet) -> set[str]:
+    """What an alias may read as: ``known_lemmas``, so an alias can be inflected, and the adjectives
+    of known adverbs (vigorous), for adverbs (vivaciously -> vigorously)."""
+    adverbs = {base for word in known.words for base, kind in regular_stems(word)
+               if kind == "ly" and base in wn and known.known_form(base, "ly") is not None}
+    return known_lemmas(known, wn) | adverbs
 
 
 def template_vectors(words: list[str], embed: Embed, batch: int = 2048) -> np.ndarray:
@@ -81,40 +130,51 @@ def template_vectors(words: list[str], embed: Embed, batch: int = 2048) -> np.nd
     return np.concatenate(parts, axis=1).astype(np.float32)  # (N, T * D)
 
 
-def alias_candidates(known: KnownWords, wn: WordNet, lemmas: Iterable[str] | None = None
-                     ) -> dict[str, dict[str, float]]:
-    """Per unknown WordNet lemma (of ``lemmas``, default all) the known lemmas it is related to,
-    each with its threshold. Aliases ``known`` already has are ignored."""
+def alias_candidates(known: KnownWords, wn: WordNet, lemmas: Iterable[str] | None = None,
+                     definitions: bool = False) -> dict[str, dict[str, float]]:
+    """Per unknown WordNet lemma (of ``lemmas``, default all) the known lemmas it is related to
+    (``definitions``: that its definitions use), each with its threshold. Aliases ``known``
+    already has are ignored."""
     known = KnownWords(known.words)
-    targets = known_lemmas(known, wn)
+    forms, targets = known_lemmas(known, wn), alias_targets(known, wn)
+    neighbours = defining_lemmas if definitions else related_lemmas
     out = {}
     for lemma in (wn.all_lemmas() if lemmas is None else lemmas):
-        if not _LEMMA.fullmatch(lemma) or lemma in targets or known.resolve(lemma) is not None:
+        if not _LEMMA.fullmatch(lemma) or lemma in forms or known.resolve(lemma) is not None:
             continue
-        cands = {c: need for c, need in sorted(related_lemmas(wn, lemma).items()) if c in targets}
+        cands = {c: need for c, need in sorted(neighbours(wn, lemma).items()) if c in targets}
         if cands:
             out[lemma] = cands
     return out
 
 
-def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable[str] | None = None,
-                  progress: Callable[[str], None] | None = None) -> dict[str, str]:
-    """{unknown lemma: known lemma} (see the module doc) for ``lemmas`` (default: all of WordNet)."""
-    candidates = alias_candidates(known, wn, lemmas)
-    words = sorted(set(candidates) | {c for cands in candidates.values() for c in cands})
-    if progress:
-        progress(f"word aliases: {len(candidates)} WordNet lemmas with a known neighbour; "
-                 f"embedding {len(words)} words x {len(TEMPLATES)} templates")
-    vectors = template_vectors(words, embed) if words else np.zeros((0, 0), np.float32)
-    row = {w: i for i, w in enumerate(words)}
+def closest(candidates: dict[str, dict[str, float]], vector: Callable[[str], np.ndarray]) -> dict[str, str]:
+    """{lemma: its candidate of highest mean template cosine, where that reaches the candidate's threshold}."""
     aliases = {}
     for lemma, cands in candidates.items():
         names = list(cands)
-        sims = vectors[[row[c] for c in names]] @ vectors[row[lemma]] / len(TEMPLATES)  # (C,)
+        sims = np.stack([vector(c) for c in names]) @ vector(lemma) / len(TEMPLATES)  # (C,)
         sims = np.where(sims >= np.array([cands[c] for c in names]), sims, -np.inf)
         best = int(np.argmax(sims))
         if np.isfinite(sims[best]):
             aliases[lemma] = names[best]
+    return aliases
+
+
+def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable[str] | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, str]:
+    """{unknown lemma: known lemma} (see the module doc) for ``lemmas`` (default: all of WordNet):
+    by WordNet's relations, and for the lemmas they give none, by the words of their definitions."""
+    related = alias_candidates(known, wn, lemmas)
+    defined = alias_candidates(known, wn, lemmas, definitions=True)
+    words = sorted({w for table in (related, defined) for lemma, cands in table.items() for w in (lemma, *cands)})
+    if progress:
+        progress(f"word aliases: {len(related)} WordNet lemmas with a known neighbour, {len(defined)} with "
+                 f"a known word in a definition; embedding {len(words)} words x {len(TEMPLATES)} templates")
+    vectors = template_vectors(words, embed) if words else np.zeros((0, 0), np.float32)
+    row = {w: i for i, w in enumerate(words)}
+    aliases = closest(related, lambda w: vectors[row[w]])
+    aliases.update(closest({k: v for k, v in defined.items() if k not in aliases}, lambda w: vectors[row[w]]))
     return dict(sorted(aliases.items()))
 
 
@@ -135,6 +195,28 @@ def with_aliases(known: KnownWords, model_dir: str | Path, wordnet: WordNet | st
     return KnownWords(known.words, aliases)
 
 
+def rewrite_model_aliases(model_dir: str | Path, wordnet: str | Path = DEFAULT_DIR,
+                          progress: Callable[[str], None] | None = None) -> KnownWords:
+    """Rebuild ``model_dir``'s alias table (same word list, same LM graph) and record it in the
+    manifest's ``lm`` section, as ``export.lm`` would have."""
+    import json
+
+    from export.onnx_utils import sha256, update_manifest
+    from facelm.model_dir import ModelDir
+
+    md = ModelDir(model_dir)
+    section = json.loads(json.dumps(md.section("lm")))
+    entry = section.get("known_words")
+    if not entry:
+        raise FacelmError(f"{model_dir}: the LM ships no word list to add aliases to")
+    path = md.file(entry)
+    known = with_aliases(KnownWords(KnownWords.from_file(path).words), model_dir, wordnet, progress=progress)
+    known.save(path)
+    entry.update(sha256=sha256(path), count=len(known), aliases=len(known.aliases))
+    update_manifest(Path(model_dir), "lm", section)
+    return known
+
+
 def describe_words(known: KnownWords, words: Iterable[str]) -> list[str]:
     lines = []
     for word in words:
@@ -148,8 +230,19 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=Path("artifacts"),
                     help="model directory with lm_words.json and the sentence encoder")
     ap.add_argument("--wordnet", type=Path, default=DEFAULT_DIR, help="WordNet 3.0 database directory")
-    ap.add_argument("words_to_show", nargs="+", metavar="WORD", help="words to look up")
+    ap.add_argument("--write", action="store_true",
+                    help="rebuild the model directory's whole alias table (lm_words.json and the manifest) "
+                         "instead of only showing words")
+    ap.add_argument("words_to_show", nargs="*", metavar="WORD", help="words to look up")
     args = ap.parse_args(argv)
+    if args.write:
+        known = rewrite_model_aliases(args.model, args.wordnet, progress=print)
+        print(f"{args.model}: {len(known.aliases)} aliases for {len(known)} known words")
+        for line in describe_words(known, args.words_to_show):
+            print(line)
+        return 0
+    if not args.words_to_show:
+        ap.error("name words to show, or --write")
     known = KnownWords.from_file(args.model / "lm_words.json")
     wn = WordNet(args.wordnet)
     lemmas = {base for word in args.words_to_show for base in wn.lemmas(normalise(word))}

@@ -11,7 +11,7 @@ two spaces are the licence header.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +20,19 @@ from facelm.known_words import regular_stems
 
 DEFAULT_DIR = Path("/usr/share/wordnet")
 PARTS = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
+WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
 class Synset:
     words: tuple[str, ...]
     pointers: tuple[tuple[str, tuple[str, str]], ...]  # (symbol, (pos, offset))
+    definition: str = ""  # the gloss without its quoted examples
+
+
+def definition_of(gloss: str) -> str:
+    """A gloss's definition: the text before its first quoted example ("a jeering crowd")."""
+    return gloss.split('"', 1)[0].strip().rstrip(";").strip()
 
 
 class WordNet:
@@ -36,6 +43,7 @@ class WordNet:
         self._synsets: dict[tuple[str, str], Synset] = {}
         self._index: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.exceptions: dict[str, list[str]] = defaultdict(list)
+        self._definition_counts: Counter | None = None
         for name, pos in PARTS.items():
             path = self.root / f"data.{name}"
             if not path.is_file():
@@ -51,7 +59,8 @@ class WordNet:
                     self.exceptions[inflected].extend(b for b in bases if b not in self.exceptions[inflected])
 
     def _read_line(self, line: str, pos: str, where: str) -> None:
-        fields = line.partition(" | ")[0].split()
+        head, _, gloss = line.partition(" | ")
+        fields = head.split()
         try:
             offset, count = fields[0], int(fields[3], 16)
             words = tuple(re.sub(r"\(\w+\)$", "", fields[4 + 2 * i]).lower() for i in range(count))
@@ -64,7 +73,7 @@ class WordNet:
         except (IndexError, ValueError):
             raise FacelmError(f"{where}: not a WordNet data line") from None
         key = (pos, offset)
-        self._synsets[key] = Synset(words, tuple(pointers))
+        self._synsets[key] = Synset(words, tuple(pointers), definition_of(gloss))
         for w in words:
             self._index[w].append(key)
 
@@ -79,6 +88,19 @@ class WordNet:
 
     def synset(self, key: tuple[str, str]) -> Synset | None:
         return self._synsets.get(key)
+
+    def definition_counts(self) -> Counter:
+        """{lemma: how many synset definitions use it in any form}: how generic a word is (do, move, head)."""
+        if self._definition_counts is None:
+            counts: Counter = Counter()
+            bases: dict[str, tuple[str, ...]] = {}
+            for synset in self._synsets.values():
+                for word in set(WORD.findall(synset.definition.lower())):
+                    if word not in bases:
+                        bases[word] = tuple(dict.fromkeys((word, *self.lemmas(word))))
+                    counts.update(bases[word])
+            self._definition_counts = counts
+        return self._definition_counts
 
     def lemmas(self, word: str) -> list[str]:
         """The base forms of ``word`` that WordNet lists (``word`` itself first when it does)."""

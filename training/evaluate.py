@@ -112,12 +112,18 @@ def without_global(frames: np.ndarray) -> np.ndarray:
 # ============================================================================
 # judging a set of motions
 # ============================================================================
-def annotate_attributes(clips: list[MotionClip], truth: list[dict]) -> dict:
-    """Annotator labels of ``clips`` against ground-truth labels: accuracy per attribute."""
+def annotate_attributes(clips: list[MotionClip], truth: list[dict], per_clip: list | None = None) -> dict:
+    """Annotator labels of ``clips`` against ground-truth labels: accuracy per attribute.
+
+    ``per_clip``: when given, one dict per clip (truth, what the annotator read, hits) is appended."""
     from training.annotate import annotate
 
-    rows = [attr.compare(attr.clip_attributes(t), attr.clip_attributes(annotate(c, rng=0)["labels"]))
-            for c, t in zip(clips, truth)]
+    rows = []
+    for clip, labels in zip(clips, truth):
+        want, read = attr.clip_attributes(labels), attr.clip_attributes(annotate(clip, rng=0)["labels"])
+        rows.append(attr.compare(want, read))
+        if per_clip is not None:
+            per_clip.append({"truth": want, "read": read, "hits": rows[-1]})
     return attr.accuracy(rows)
 
 
@@ -244,13 +250,17 @@ def language2motion_block(test: TestSet, lm, ev, embedder, tokenizer, cache: dic
             first_gen = gen
         eval_frames = [g if not tokenizer.cfg.include_global else without_global(g) for g in gen]
         gen_lat = ev.embed_clips(eval_frames)
+        rows: list[dict] = []
         out[name] = {
-            "attributes": annotate_attributes([clip_of(g, tokenizer.cfg.include_global) for g in gen], test.labels),
+            "attributes": annotate_attributes([clip_of(g, tokenizer.cfg.include_global) for g in gen], test.labels,
+                                              rows),
             "evaluator": evaluator_scores(gen_lat, lat, cache["real_lat"], args.repeats),
             "generation_seconds": round(seconds, 1),
             "examples": [{"prompt": texts[i]["prompt"], "clip_id": test.clip_ids[i]} for i in range(min(3, len(test)))],
         }
         log(f"language2motion {name}: {len(gen)} clips in {seconds:.0f} s")
+        if args.per_clip is not None:
+            write_per_clip(args.per_clip, name, rows, [t["prompt"] for t in texts], test.clip_ids)
     n_mm = min(args.mm_prompts, len(test))
     if n_mm and args.mm_generations >= 2:
         groups = []
@@ -262,6 +272,15 @@ def language2motion_block(test: TestSet, lm, ev, embedder, tokenizer, cache: dic
         out["multimodality"] = {"value": multimodality(np.stack(groups), pairs=10), "prompts": n_mm,
                                 "generations": args.mm_generations}
     return out
+
+
+def write_per_clip(path: Path, block: str, rows: list[dict], prompts: list[str], clip_ids: list[str]) -> None:
+    """Append one JSON line a clip (block, clip, prompt, truth, read, hits): for reading the errors."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for row, prompt, clip_id in zip(rows, prompts, clip_ids):
+            f.write(json.dumps({"block": block, "clip_id": clip_id, "prompt": prompt, **row},
+                               default=_jsonable) + "\n")
 
 
 def motion2language_block(test: TestSet, lm, embedder, cache: dict, args) -> dict:
@@ -342,6 +361,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="subset, sampling and wording seed")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON here")
+    ap.add_argument("--per-clip", type=Path, default=None,
+                    help="Language2Motion per clip as JSON lines (prompt, truth, what the annotator read); "
+                         "the file is replaced")
     return ap.parse_args(argv)
 
 
@@ -390,6 +412,8 @@ def run(args) -> dict:
         raise FacelmError(f"--candidates must be at least 1, got {args.candidates}")
     if args.candidates > 1 and args.model is None:
         raise FacelmError("--candidates needs --model: best-of-N runs in the onnxruntime runtime")
+    if args.per_clip is not None:
+        args.per_clip.unlink(missing_ok=True)
     ev_path = find_evaluator(args.evaluator)
     ev = TextMotionEvaluator.from_checkpoint(ev_path)
     cache_path = args.text_cache or Path("runs/evaluator/sentences.npz")
