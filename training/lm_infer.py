@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from facelm.errors import FacelmError
+from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from facelm.vocab import TextTokenizer, Vocab
 
 MAX_TEXT_TOKENS = 120
@@ -189,10 +190,11 @@ def main(argv=None) -> int:
     ap.add_argument("--text-key", default="text", help="text for --check: text, or text_paraphrase (test split)")
     ap.add_argument("--seconds", type=float, default=4.0, help="length in seconds")
     ap.add_argument("--seed", type=int, default=0, help="sampling seed")
-    ap.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0: greedy)")
+    # the runtime's defaults, so a torch check samples as `facelm generate` does
+    ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature (0: greedy)")
     ap.add_argument("--top-k", type=int, default=0, help="top-k sampling (0: off)")
-    ap.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
-    ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
+    ap.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help="nucleus sampling mass")
+    ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance scale")
     ap.add_argument("-o", "--out", type=Path, default=None, help="write the decoded clip (.npz)")
     args = ap.parse_args(argv)
     if args.check:
