@@ -33,6 +33,8 @@ FORMAT = "facelm-words/2"
 READABLE_FORMATS = ("facelm-words/1", FORMAT)
 # A word: letters, optionally with one inner apostrophe ("person's"); digits and punctuation are not words here.
 WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+# Two words joined by a hyphen ("stock-still").
+COMPOUND = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 
 
 def normalise(text: str) -> str:
@@ -108,6 +110,9 @@ def remove_words(text: str, keep: Callable[[str], bool | str]) -> tuple[str, lis
     kept = WORD.sub(sub, text)
     if not removed:
         return kept, []
+    # a hyphen that lost the words on both sides goes; one that lost a word on one side becomes a space
+    kept = re.sub(r"(?<![^\W\d_])-(?![^\W\d_])", "", kept)
+    kept = re.sub(r"(?<![^\W\d_])-|-(?![^\W\d_])", " ", kept)
     kept = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", kept))
     kept = re.sub(r"[,;:]+(?=[.!?,;:])", "", kept).strip(" ,;:")  # a clause mark left by a removed word
     return (kept if WORD.search(kept) else ""), removed
@@ -166,10 +171,22 @@ class KnownWords:
             aliased.append((word, read))
             return read
 
-        kept, unknown = remove_words(text, keep)
+        # In a compound whose one part is known, the other part is left out, not aliased: out of its
+        # compound an alias reads it wrongly (stock-still -> "raise-still"); the known part carries it.
+        in_compounds: list[str] = []
+
+        def compound(match: re.Match) -> str:
+            parts = match.group(1), match.group(2)
+            known = [self.resolve(p) == normalise(p) for p in parts]
+            if known[0] != known[1]:
+                in_compounds.append(parts[known[0]])
+                return parts[known[1]]
+            return match.group(0)
+
+        kept, unknown = remove_words(COMPOUND.sub(compound, text), keep)
         reads = dict(aliased)
         sentence = WORD.sub(lambda m: reads.get(m.group(0), m.group(0)), text) if aliased else text
-        return Rewrite(kept, unknown, aliased, sentence)
+        return Rewrite(kept, in_compounds + unknown, aliased, sentence)
 
     # -- file ---------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -47,6 +47,15 @@ def test_aliases_are_inflected_like_the_word_and_reach_the_sentence_too():
     assert rewrite.unknown == ["grim"]
     assert rewrite.aliased == [("swivels", "turns"), ("swiftly", "quickly"), ("livid", "angry")]
     assert rewrite.sentence == "A person turns the head quickly, looking angry and grim."
+def test_a_compound_with_one_known_part_reads_that_part_only():
+    known = KnownWords(["a", "person", "stays", "still", "wide", "eyed", "looking"], aliases={"stock": "raise"})
+    rewrite = known.split("A person stays stock-still, looking wide-eyed.")
+    assert rewrite.text == "A person stays still, looking wide-eyed."  # both parts known: kept as written
+    assert rewrite.unknown == ["stock"] and rewrite.aliased == []
+    assert rewrite.sentence == "A person stays stock-still, looking wide-eyed."  # the encoder reads it all
+    assert known.split("A person stays ice-cold.").text == "A person stays."  # neither part known
+
+
 def test_remove_words_with_any_rule():
     kept, removed = remove_words("one two three four", lambda w: len(w) > 3)
     assert (kept, removed) == ("three four", ["one", "two"])
