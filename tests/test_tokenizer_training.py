@@ -69,8 +69,16 @@ def test_evaluate_scores_the_shipped_model_directory(tiny_corpus, tmp_path):
     from facelm.model_dir import default_model_dir
     result = json.loads(_run("training.evaluate", "--model", default_model_dir(), "--corpus", tiny_corpus,
                              "--max-prompts", "3", "--mm-prompts", "0", "--repeats", "1", "--threads", "1",
-                             "--candidates", "2", "--text-cache", tmp_path / "sentences.npz", timeout=300))
+                             "--candidates", "2", "--text-cache", tmp_path / "sentences.npz",
+                             "--per-clip", tmp_path / "clips.jsonl", timeout=300))
     assert result["meta"]["lm_step"] == "exported" and result["meta"]["tokenizer"].endswith("tokenizer.pt")
+    # --per-clip: a line a generated clip; its hits are what the block's accuracy counts
+    rows = [json.loads(line) for line in (tmp_path / "clips.jsonl").read_text().splitlines()]
+    held = [r for r in rows if r["block"] == "held_out"]
+    assert len(held) == result["meta"]["clips"] and {r["block"] for r in rows} == {"held_out", "paraphrase"}
+    assert all(r["prompt"] and set(r["truth"]) == set(r["read"]) for r in rows)
+    assert sum(r["hits"]["head"] for r in held) / len(held) == \
+        result["language2motion"]["held_out"]["attributes"]["head"]
     assert result["language2motion"]["sampling"]["candidates"] == 2  # best of 2, recorded with the scores
     l2m = result["language2motion"]["held_out"]["attributes"]
     assert 1 <= l2m["n"] == result["meta"]["clips"] <= 3 and 0.0 <= l2m["mean"] <= 1.0
