@@ -45,6 +45,7 @@ import numpy as np
 from facelm.errors import FacelmError
 from facelm.known_words import KnownWords, normalise, regular_stems
 from export.wordnet import DEFAULT_DIR, WordNet
+from export.wordnet import WORD as DEFINITION_WORD
 
 # Pointer symbols followed, and per relation the least mean cosine an alias needs; "gloss": a word
 # of the lemma's own definition (derisive: "expressing contempt or ridicule"), read only for lemmas
@@ -100,7 +101,7 @@ def defining_lemmas(wn: WordNet, lemma: str) -> dict[str, float]:
         for clause in wn.synset(key).definition.lower().split(";"):
             if _NEGATION.search(clause):
                 continue
-            for word in re.findall(r"[a-z]+", clause):
+            for word in DEFINITION_WORD.findall(clause):
                 for base in wn.lemmas(word):
                     if counts[base] <= MAX_GLOSS_DEFINITIONS and any(pos in parts for pos, _ in wn.synsets_of(base)):
                         out[base] = MIN_SIMILARITY["gloss"]
@@ -173,8 +174,12 @@ def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable
                  f"a known word in a definition; embedding {len(words)} words x {len(TEMPLATES)} templates")
     vectors = template_vectors(words, embed) if words else np.zeros((0, 0), np.float32)
     row = {w: i for i, w in enumerate(words)}
-    aliases = closest(related, lambda w: vectors[row[w]])
-    aliases.update(closest({k: v for k, v in defined.items() if k not in aliases}, lambda w: vectors[row[w]]))
+
+    def vector(word: str) -> np.ndarray:
+        return vectors[row[word]]
+
+    aliases = closest(related, vector)
+    aliases.update(closest({k: v for k, v in defined.items() if k not in aliases}, vector))
     return dict(sorted(aliases.items()))
 
 
