@@ -204,18 +204,18 @@ def rewrite_model_aliases(model_dir: str | Path, wordnet: str | Path = DEFAULT_D
                           progress: Callable[[str], None] | None = None) -> KnownWords:
     """Rebuild ``model_dir``'s alias table (same word list, same LM graph) and record it in the
     manifest's ``lm`` section, as ``export.lm`` would have."""
-    import json
+    import copy
 
     from export.onnx_utils import sha256, update_manifest
     from facelm.model_dir import ModelDir
 
     md = ModelDir(model_dir)
-    section = json.loads(json.dumps(md.section("lm")))
+    section = copy.deepcopy(md.section("lm"))
     entry = section.get("known_words")
     if not entry:
         raise FacelmError(f"{model_dir}: the LM ships no word list to add aliases to")
     path = md.file(entry)
-    known = with_aliases(KnownWords(KnownWords.from_file(path).words), model_dir, wordnet, progress=progress)
+    known = with_aliases(KnownWords.from_file(path), model_dir, wordnet, progress=progress)  # a new table
     known.save(path)
     entry.update(sha256=sha256(path), count=len(known), aliases=len(known.aliases))
     update_manifest(Path(model_dir), "lm", section)

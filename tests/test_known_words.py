@@ -47,6 +47,8 @@ def test_aliases_are_inflected_like_the_word_and_reach_the_sentence_too():
     assert rewrite.unknown == ["grim"]
     assert rewrite.aliased == [("swivels", "turns"), ("swiftly", "quickly"), ("livid", "angry")]
     assert rewrite.sentence == "A person turns the head quickly, looking angry and grim."
+
+
 def test_a_compound_with_one_known_part_reads_that_part_only():
     known = KnownWords(["a", "person", "stays", "still", "wide", "eyed", "looking"], aliases={"stock": "raise"})
     rewrite = known.split("A person stays stock-still, looking wide-eyed.")
