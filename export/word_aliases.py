@@ -31,6 +31,18 @@ the same part of speech (for an adjective, nouns too), from clauses that negate 
 and rare enough in WordNet's definitions to mean something (``MAX_GLOSS_DEFINITIONS``),
 are the candidates, chosen the same way (derisive, "expressing contempt or ridicule" ->
 contempt; hurried, "moving rapidly or performed quickly" -> quickly).
+
+Senses: WordNet's index lists a lemma's senses most used first, with how many its tagged
+texts use; a lemma's dominant senses are the first of each part of speech used most. A
+lemma still without an alias reads as a known synonym in a sense dominant for both words
+(``shared_sense_synonym``: quail -> cringe; MiniLM, reading quail as a bird, placed them
+too far apart). Where a dominant sense is defined in known words only, the lemma reads as
+that definition (``definition_phrase``): bob, "move up and down repeatedly"; wordlessly,
+"without speaking"; gape, "look with amazement". The phrase also replaces an alias that
+only a derivation, a hypernym or a definition's single word gave (gape had read as its
+hypernym "look"): that word names the kind of thing, the definition names the thing.
+Synonyms and similar-to aliases stay. The runtime inflects a phrase's first word like the
+word it reads (bobs -> "moves up and down repeatedly").
 """
 from __future__ import annotations
 
@@ -63,6 +75,10 @@ GLOSS_PARTS = {"n": "n", "v": "v", "a": "an", "r": "r"}
 # A definition clause with one of these says what the word is not ("not clearly understood").
 _NEGATION = re.compile(r"\b(?:not|no|never|nor|without|lacking|lack|absence|un\w+)\b")
 TEMPLATES = ("{}", "The person looks {}.", "The person {} the head.", "Someone {} while talking.")
+# A definition read as a phrase has at most this many words, and one not in ``FUNCTION_WORDS``.
+MAX_PHRASE_WORDS = 6
+FUNCTION_WORDS = frozenset("a an the and or of to in on at by for with as is be it that this which who what from into".split())
+_PHRASE = re.compile(r"[a-z][a-z' ,-]*")  # a definition clause of words only: no digits, brackets or quotes
 _LEMMA = re.compile(r"[a-z]{3,}")
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> (N, D) unit vectors
@@ -131,27 +147,62 @@ def template_vectors(words: list[str], embed: Embed, batch: int = 2048) -> np.nd
     return np.concatenate(parts, axis=1).astype(np.float32)  # (N, T * D)
 
 
+def unknown_lemmas(known: KnownWords, wn: WordNet, lemmas: Iterable[str] | None = None) -> list[str]:
+    """The WordNet lemmas of ``lemmas`` (default all) that are no form of a known word: those an
+    alias may be built for. Aliases ``known`` already has are ignored."""
+    known = KnownWords(known.words)
+    forms = known_lemmas(known, wn)
+    return [lemma for lemma in (wn.all_lemmas() if lemmas is None else lemmas)
+            if _LEMMA.fullmatch(lemma) and lemma not in forms and known.resolve(lemma) is None]
+
+
 def alias_candidates(known: KnownWords, wn: WordNet, lemmas: Iterable[str] | None = None,
                      definitions: bool = False) -> dict[str, dict[str, float]]:
     """Per unknown WordNet lemma (of ``lemmas``, default all) the known lemmas it is related to
     (``definitions``: that its definitions use), each with its threshold. Aliases ``known``
     already has are ignored."""
-    known = KnownWords(known.words)
-    forms, targets = known_lemmas(known, wn), alias_targets(known, wn)
+    targets = alias_targets(KnownWords(known.words), wn)
     neighbours = defining_lemmas if definitions else related_lemmas
     out = {}
-    for lemma in (wn.all_lemmas() if lemmas is None else lemmas):
-        if not _LEMMA.fullmatch(lemma) or lemma in forms or known.resolve(lemma) is not None:
-            continue
+    for lemma in unknown_lemmas(known, wn, lemmas):
         cands = {c: need for c, need in sorted(neighbours(wn, lemma).items()) if c in targets}
         if cands:
             out[lemma] = cands
     return out
 
 
+def shared_sense_synonym(wn: WordNet, lemma: str, forms: set[str]) -> str | None:
+    """A lemma of ``forms`` in a synset that is a dominant sense (``WordNet.dominant_senses``) of both
+    it and ``lemma`` (quail and cringe: "draw back, as with fear or pain"), else None. Both words
+    mostly mean that, so no embedding needs to confirm the sense (MiniLM reads quail as a bird)."""
+    for key in wn.dominant_senses(lemma):
+        for word in wn.synset(key).words:
+            if word != lemma and word in forms and key in wn.dominant_senses(word):
+                return word
+    return None
+
+
+def definition_phrase(known: KnownWords, wn: WordNet, lemma: str) -> str | None:
+    """The first clause of a definition of ``lemma``'s dominant senses (``WordNet.dominant_senses``)
+    that is all known words (the first, which the runtime inflects, in some form), at most
+    ``MAX_PHRASE_WORDS`` and not only function words; a noun's
+    leading article dropped (moue: "disdainful grimace"). None where no clause is."""
+    for key in wn.dominant_senses(lemma):
+        for clause in wn.synset(key).definition.lower().split(";"):
+            clause = " ".join(clause.split())
+            words = DEFINITION_WORD.findall(clause)
+            if (_PHRASE.fullmatch(clause) and 0 < len(words) <= MAX_PHRASE_WORDS
+                    and known.known_form(words[0], "") and all(w in known.words for w in words[1:])
+                    and not FUNCTION_WORDS.issuperset(words)):
+                if key[0] == "n" and len(words) > 1 and words[0] in ("a", "an", "the"):
+                    clause = clause.split(" ", 1)[1]
+                return clause.strip(" ,")
+    return None
+
+
 def closest(candidates: dict[str, dict[str, float]], vector: Callable[[str], np.ndarray]) -> dict[str, str]:
     """{lemma: its candidate of highest mean template cosine, where that reaches the candidate's threshold}."""
-    aliases = {}
+    aliases: dict[str, str] = {}
     for lemma, cands in candidates.items():
         names = list(cands)
         sims = np.stack([vector(c) for c in names]) @ vector(lemma) / len(TEMPLATES)  # (C,)
@@ -179,7 +230,21 @@ def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable
         return vectors[row[word]]
 
     aliases = closest(related, vector)
-    aliases.update(closest({k: v for k, v in defined.items() if k not in aliases}, vector))
+    # a definition phrase replaces what only a derivation, a hypernym or a definition's word gave
+    replaceable = {lemma for lemma, alias in aliases.items() if related[lemma][alias] > MIN_SIMILARITY["synonym"]}
+    from_definitions = closest({k: v for k, v in defined.items() if k not in aliases}, vector)
+    aliases.update(from_definitions)
+    replaceable |= set(from_definitions)
+    unknown, forms = unknown_lemmas(known, wn, lemmas), known_lemmas(KnownWords(known.words), wn)
+    for lemma in unknown:
+        synonym = None if lemma in aliases else shared_sense_synonym(wn, lemma, forms)
+        if synonym:
+            aliases[lemma] = synonym
+    for lemma in unknown:
+        if lemma not in aliases or lemma in replaceable:
+            phrase = definition_phrase(known, wn, lemma)
+            if phrase:
+                aliases[lemma] = phrase
     return dict(sorted(aliases.items()))
 
 

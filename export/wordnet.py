@@ -44,6 +44,8 @@ class WordNet:
         self._index: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.exceptions: dict[str, list[str]] = defaultdict(list)
         self._definition_counts: Counter | None = None
+        # per lemma and part of speech: (senses tagged in WordNet's corpus, synset offsets in sense order)
+        self._senses: dict[str, dict[str, tuple[int, list[str]]]] = defaultdict(dict)
         for name, pos in PARTS.items():
             path = self.root / f"data.{name}"
             if not path.is_file():
@@ -52,6 +54,12 @@ class WordNet:
                 for number, line in enumerate(f, 1):
                     if not line.startswith("  ") and line.strip():
                         self._read_line(line, pos, f"{path}:{number}")
+            index = self.root / f"index.{name}"
+            if index.is_file():  # optional: without it senses keep the data files' order, none tagged
+                with open(index, encoding="latin-1") as f:
+                    for number, line in enumerate(f, 1):
+                        if not line.startswith("  ") and line.strip():
+                            self._read_index_line(line, pos, f"{index}:{number}")
             exc = self.root / f"{name}.exc"
             if exc.is_file():
                 for line in exc.read_text(encoding="latin-1").splitlines():
@@ -77,6 +85,17 @@ class WordNet:
         for w in words:
             self._index[w].append(key)
 
+    def _read_index_line(self, line: str, pos: str, where: str) -> None:
+        # lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...
+        fields = line.split()
+        try:
+            synsets, pointers = int(fields[2]), int(fields[3])
+            tagged = int(fields[5 + pointers])
+            offsets = fields[6 + pointers: 6 + pointers + synsets]
+        except (IndexError, ValueError):
+            raise FacelmError(f"{where}: not a WordNet index line") from None
+        self._senses[fields[0]][pos] = (tagged, offsets)
+
     def __contains__(self, lemma: str) -> bool:
         return lemma in self._index
 
@@ -85,6 +104,20 @@ class WordNet:
 
     def synsets_of(self, lemma: str) -> list[tuple[str, str]]:
         return self._index.get(lemma, [])
+
+    def dominant_senses(self, lemma: str) -> list[tuple[str, str]]:
+        """The first (most frequent) sense of each of ``lemma``'s parts of speech whose senses WordNet's
+        tagged texts use most: bob -> only the verb's "move up and down repeatedly" (1 tagged sense,
+        the noun's 0). Without index files every part of speech's first synset in the data counts."""
+        senses = self._senses.get(lemma)
+        if not senses:
+            firsts: dict[str, tuple[str, str]] = {}
+            for key in self.synsets_of(lemma):
+                firsts.setdefault(key[0], key)
+            return list(firsts.values())
+        most = max(tagged for tagged, _ in senses.values())
+        return [(pos, offsets[0]) for pos, (tagged, offsets) in senses.items()
+                if tagged == most and offsets and (pos, offsets[0]) in self._synsets]
 
     def synset(self, key: tuple[str, str]) -> Synset | None:
         return self._synsets.get(key)

@@ -13,10 +13,12 @@ learns that a prompt's tokens can be incomplete while its embedding is not.
 Aliases: an unknown word may instead be read as a known one. ``resolve`` first tries the
 word's own base and inflections (rightwards -> rightward, tilt -> tilts), then the alias
 table built from WordNet at export (``export.word_aliases``: livid -> angry, swivel ->
-turn), re-inflected like the word (swivels -> turns). A word with neither is left out.
+turn), re-inflected like the word (swivels -> turns). An alias may be a phrase, a definition
+in known words, whose first word is inflected (bobs -> "moves up and down repeatedly"). A
+word with neither is left out.
 
 File format (``lm_words.json`` in a model directory, listed in the manifest's ``lm``
-section): ``{"format": "facelm-words/2", "words": [...], "aliases": {base: known base}}``,
+section): ``{"format": "facelm-words/2", "words": [...], "aliases": {base: known base or phrase}}``,
 lower-case NFKC words; ``facelm-words/1`` files (no aliases) still load.
 """
 from __future__ import annotations
@@ -149,11 +151,12 @@ class KnownWords:
             form = self.known_form(base, kind)
             if form:
                 return form
-        for base, kind in stems:  # a WordNet neighbour, inflected like the word
+        for base, kind in stems:  # a WordNet neighbour or definition, inflected like the word
             if base in self.aliases:
-                form = self.known_form(self.aliases[base], kind)
+                first, *rest = self.aliases[base].split(" ")  # a phrase inflects its first word
+                form = self.known_form(first, kind)
                 if form:
-                    return form
+                    return " ".join([form, *rest])
         return None
 
     def split(self, text: str) -> Rewrite:

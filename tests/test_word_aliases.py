@@ -153,6 +153,57 @@ def test_definitions_are_read_only_where_no_relation_gives_an_alias(tmp_path):
     assert build_aliases(known, wn, embed, lemmas=["placid", "irate"]) == {"irate": "angry", "placid": "happy"}
 
 
+def test_dominant_senses_give_shared_synonyms_and_definitions_in_known_words(tmp_path):
+    root = tmp_path / "wn"
+    write_wordnet(root)
+    verbs = [
+        "00000100 00 v 02 turn 0 rotate 0 000 | turn up",
+        "00000200 00 v 01 bob 0 001 @ 00000100 v 0000 | cut hair short",
+        "00000300 00 v 01 bob 0 001 @ 00000100 v 0000 | turn up and down repeatedly",
+        "00000400 00 v 01 look 0 000 | use the eyes",
+        "00000500 00 v 01 gape 0 001 @ 00000400 v 0000 | look with amazement; 1 2 3",
+        "00000600 00 v 02 quail 0 cringe 0 000 | draw back",
+        "00000700 00 v 01 cringe 0 000 | show submission",
+        "00000800 00 v 02 wince 0 cringe 0 000 | draw back sharply",
+    ]
+    (root / "data.verb").write_text(HEADER + "".join(line + "  \n" for line in verbs), encoding="latin-1")
+    (root / "data.noun").write_text(HEADER + "00000100 00 n 01 bob 0 000 | a short haircut  \n", encoding="latin-1")
+    known = KnownWords(["turns", "up", "and", "down", "repeatedly", "look", "looks", "with", "amazement", "cringes"])
+    angles = {"turn": 0.0, "rotate": 0.1, "bob": np.arccos(0.5), "look": 1.5, "gape": 1.5 + np.arccos(0.7),
+              "cringe": 3.0, "quail": 1.0, "wince": 1.0}  # quail and wince far from cringe
+
+    def embed(texts):
+        words = [next(w for w in angles if w in text.replace(".", " ").split()) for text in texts]
+        return np.asarray([[np.cos(angles[w]), np.sin(angles[w])] for w in words], np.float32)
+
+    # without index files each part of speech's first synset is its dominant sense: bob's "cut hair
+    # short" (verb) and "a short haircut" (noun) are not all known words, so bob has no reading
+    assert WordNet(root).dominant_senses("bob") == [("n", "00000100"), ("v", "00000200")]
+    # the synonym rotate -> turn stays although "turn up" is all known; gape's hypernym (0.7 >= 0.65)
+    # gives way to its definition's first clause
+    # quail's one sense is cringe's first: a synonym however far MiniLM puts them; wince's is not
+    assert build_aliases(known, WordNet(root), embed) == {"gape": "look with amazement", "quail": "cringe",
+                                                          "rotate": "turn"}
+    # index.verb: bob's senses in use order, the second data line first and tagged once; the noun never
+    # the same with index files: quail's one sense is cringe's most used, wince's cringe's last
+    (root / "index.verb").write_text(HEADER + "bob v 2 1 @ 2 1 00000300 00000200  \n"
+                                     "cringe v 3 0 3 1 00000600 00000700 00000800  \n"
+                                     "quail v 1 0 1 0 00000600  \n" "wince v 1 0 1 0 00000800  \n")
+    (root / "index.noun").write_text(HEADER + "bob n 1 0 1 0 00000100  \n")
+    wn = WordNet(root)
+    assert wn.dominant_senses("bob") == [("v", "00000300")]
+    aliases = build_aliases(known, wn, embed)
+    assert aliases["quail"] == "cringe" and "wince" not in aliases
+    assert aliases["bob"] == "turn up and down repeatedly"  # turn, its hypernym and a word of its definition, at 0.5 was too far
+    table = KnownWords(known.words, aliases)
+    assert table.resolve("bobs") == "turns up and down repeatedly" and table.resolve("gaping") == "look with amazement"
+    rewrite = table.split("A person bobs twice.")
+    assert rewrite.text == "turns up and down repeatedly." and rewrite.aliased == [("bobs", rewrite.text[:-1])]
+    (root / "index.noun").write_text(HEADER + "bob n 1 zz\n")
+    with pytest.raises(FacelmError, match="not a WordNet index line"):
+        WordNet(root)
+
+
 @pytest.mark.skipif(not (DEFAULT_DIR / "data.adj").is_file(),
                     reason="WordNet (Debian wordnet-base) not installed")
 def test_real_wordnet_reads_unseen_emotion_and_head_words_as_shipped_ones():
@@ -161,7 +212,7 @@ def test_real_wordnet_reads_unseen_emotion_and_head_words_as_shipped_ones():
 
     model = ModelDir(ROOT / "artifacts")
     known = KnownWords.from_file(model.file(model.section("lm")["known_words"]))
-    words = ["livid", "irate", "terrified", "swivel", "glance", "sorrowful", "wag"]
+    words = ["livid", "irate", "terrified", "swivel", "glance", "sorrowful", "wag", "bob", "wordlessly"]
     wn = WordNet()
     aliases = build_aliases(known, wn, TextEncoder(model).embed, lemmas=words)
     table = KnownWords(known.words, aliases)
@@ -171,3 +222,6 @@ def test_real_wordnet_reads_unseen_emotion_and_head_words_as_shipped_ones():
     # MiniLM alone puts "sorrowful" nearest "joyful"
     assert table.resolve("sorrowful") in {"sad", "sadness", "unhappy"}
     assert table.resolve("wags") in {"shakes", "shaking"}
+    # no relation reads bob, its most used sense's definition does
+    assert table.resolve("bobs") == "moves up and down repeatedly"
+    assert table.resolve("wordlessly") == "without speaking"
