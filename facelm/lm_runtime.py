@@ -78,6 +78,11 @@ def _tiled(logits: np.ndarray, past: list[np.ndarray], batch: int) -> tuple[np.n
 # Classifier-free guidance for Language2Motion: on 120 held-out test prompts of the shipped LM, 2.5 against
 # 1 (off) raised the annotator's emotion accuracy 0.78 -> 0.87 and speaking 0.92 -> 0.96 (training.evaluate).
 DEFAULT_GUIDANCE = 2.5
+# Guidance starts at this motion token; the ones before are sampled from the conditional logits alone.
+# Guided from the first token, 47 of 150 held-out clips started with the neck over 0.2 rad off rest
+# (real clips: none; an avatar's head jumps at the start of a stream), 12 of 150 with the first token
+# unguided; accuracy moved within noise (artifacts/MODEL_CARD.md).
+DEFAULT_GUIDANCE_DELAY = 1
 # Language2Motion sampling; narrower nucleus (0.9, 0.8) was tried against unasked head moves and did not
 # remove them (artifacts/MODEL_CARD.md). Every entry point (CLI, node, evaluate) takes its defaults here.
 DEFAULT_TEMPERATURE = 0.8
@@ -209,18 +214,18 @@ class MotionLanguageModel:
 
     def _decode(self, prompt: list[int], cond: np.ndarray | None, *, max_new: int, allowed: np.ndarray,
                 stop_id: int | None, temperature: float, top_k: int, top_p: float,
-                rngs: Sequence[np.random.Generator], guidance: float = 1.0, uncond: list[int] | None = None
-                ) -> Iterator[np.ndarray]:
+                rngs: Sequence[np.random.Generator], guidance: float = 1.0, uncond: list[int] | None = None,
+                guidance_delay: int = 0) -> Iterator[np.ndarray]:
         """New ids a step at a time, (B,) per step for B = len(rngs) samples of one prompt (the loop of
         ``MotionLM.generate_stream``, on onnxruntime). The prompt is read once and its cache shared;
-        ``stop_id`` ends a single sample."""
+        ``stop_id`` ends a single sample; guidance applies from step ``guidance_delay`` on."""
         batch = len(rngs)
         use_cfg = guidance != 1.0 and uncond is not None
         logits, past = _tiled(*self.run_graph(prompt, cond, None), batch)
         if use_cfg:
             u_logits, u_past = _tiled(*self._prefill_unconditional(uncond), batch)
         for i in range(max_new):
-            mixed = u_logits + guidance * (logits - u_logits) if use_cfg else logits  # (B, V)
+            mixed = u_logits + guidance * (logits - u_logits) if use_cfg and i >= guidance_delay else logits  # (B, V)
             nxt = np.array([sample_next(row, allowed, temperature, top_k, top_p, rng)
                             for row, rng in zip(mixed, rngs)], np.int64)  # (B,)
             yield nxt
@@ -278,13 +283,15 @@ class MotionLanguageModel:
                         temperature: float = DEFAULT_TEMPERATURE, top_k: int = 0, top_p: float = DEFAULT_TOP_P,
                         guidance: float = DEFAULT_GUIDANCE, *,
                         embedding: np.ndarray | None = None, num_tokens: int | None = None,
-                        candidates: int = 1) -> MotionStream:
+                        candidates: int = 1, guidance_delay: int = DEFAULT_GUIDANCE_DELAY) -> MotionStream:
         """Language2Motion: a stream of ``motion_tokens_for(seconds)`` motion codes for ``prompt``.
 
         Arguments are checked now (FacelmError); the model runs as the stream is consumed.
         ``embedding``: the prompt's sentence embedding, when the caller already has it.
         ``num_tokens``: generate this many instead (e.g. one more to cover a frame count
         that is not a multiple of frames_per_token); at most ``max_motion_tokens``.
+        ``guidance_delay``: how many motion tokens are sampled before guidance starts (the
+        first ones decide the starting pose, which guidance pushes off rest).
         ``candidates``: best of this many samples (module doc); candidate 0 is what one
         candidate with the same seed gives, candidate k is seeded ``(seed, k)``. All of them
         are generated when the stream is made.
@@ -293,6 +300,8 @@ class MotionLanguageModel:
         seconds = _finite(seconds, "seconds", 0.0, float(self.vocab.max_seconds), low_open=True)
         rng, temperature, top_k, top_p = self._sampling(seed, temperature, top_k, top_p)
         guidance = _finite(guidance, "guidance", 0.0, 100.0)
+        if isinstance(guidance_delay, bool) or not isinstance(guidance_delay, (int, np.integer)) or guidance_delay < 0:
+            raise FacelmError(f"guidance_delay must be a non-negative integer, got {guidance_delay!r}")
         if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
                 or not 1 <= candidates <= MAX_CANDIDATES:
             raise FacelmError(f"candidates must be an integer in [1, {MAX_CANDIDATES}], got {candidates!r}")
@@ -314,7 +323,7 @@ class MotionLanguageModel:
         def sample(rngs: list[np.random.Generator]) -> Iterator[np.ndarray]:
             return self._decode(ids, cond, max_new=n, allowed=self._motion_mask, stop_id=None,
                                 temperature=temperature, top_k=top_k, top_p=top_p, rngs=rngs,
-                                guidance=guidance, uncond=uncond)
+                                guidance=guidance, uncond=uncond, guidance_delay=int(guidance_delay))
 
         scores, chosen = [], 0
         if candidates == 1:

@@ -118,13 +118,14 @@ class GenerationMixin:
     def generate_stream(self, prompt: list[int], cond: torch.Tensor | None = None, *, max_new_tokens: int,
                         allowed: np.ndarray | torch.Tensor | None = None, stop_id: int | None = None,
                         temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-                        guidance: float = 1.0, uncond_prompt: list[int] | None = None) -> Iterator[int]:
+                        guidance: float = 1.0, uncond_prompt: list[int] | None = None,
+                        guidance_delay: int = 0) -> Iterator[int]:
         """Yield new token ids one at a time (see ``sample_next`` for the sampling knobs).
 
         ``allowed``: (V,) bool mask of ids that may be emitted (constrained decoding).
         ``stop_id``: stop after emitting it. ``guidance`` != 1 runs a second, unconditional
         stream from ``uncond_prompt`` with a zero embedding and mixes the logits:
-        ``uncond + guidance * (cond - uncond)``.
+        ``uncond + guidance * (cond - uncond)``, from the ``guidance_delay``-th new token on.
         """
         self.eval()
         device = next(self.parameters()).device
@@ -139,8 +140,8 @@ class GenerationMixin:
         if use_cfg:
             u_logits, u_past = self(torch.tensor([uncond_prompt], dtype=torch.long, device=device), None)
             u_last = u_logits[:, -1]
-        for _ in range(max_new_tokens):
-            mixed = u_last + guidance * (last - u_last) if use_cfg else last
+        for i in range(max_new_tokens):
+            mixed = u_last + guidance * (last - u_last) if use_cfg and i >= guidance_delay else last
             nxt = sample_next(mixed[0], mask, temperature, top_k, top_p, gen)
             yield nxt
             if stop_id is not None and nxt == stop_id:

@@ -212,6 +212,13 @@ def test_generation_is_reproducible_by_seed_and_constrained(tiny):
     assert all(0 <= code < NUM_CODES for code in a)  # motion tokens only, never </motion> or text
     guided = list(rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, guidance=3.0, embedding=emb))
     assert len(guided) == 19 and guided != a  # the unconditional branch changes the logits
+    # guidance from the second token (the default): the first is the same whatever the scale
+    assert guided[0] == a[0]
+    unguided = list(rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, guidance=1.0, embedding=emb))
+    assert unguided[0] == a[0] and unguided != a
+    never = rt.generate_motion("nod slowly", 3.0, seed=7, temperature=1.0, guidance=3.0, embedding=emb,
+                               guidance_delay=19)
+    assert list(never) == unguided
 
 
 def test_unseen_words_reach_the_model_through_the_embedding_only(tiny):
@@ -276,6 +283,7 @@ def test_streaming_yields_before_the_end(tiny):
     ({"seconds": 0}, "seconds"), ({"seconds": -1}, "seconds"), ({"seconds": 12.5}, "seconds"),
     ({"seconds": float("nan")}, "seconds"), ({"temperature": -0.1}, "temperature"), ({"top_p": 0.0}, "top_p"),
     ({"top_k": -1}, "top_k"), ({"seed": -3}, "seed"), ({"guidance": float("inf")}, "guidance"),
+    ({"guidance_delay": -1}, "guidance_delay"),
     ({"prompt": "   "}, "empty"), ({"prompt": "bad \udcff byte"}, "UTF-8"), ({"candidates": 0}, "candidates"),
     ({"candidates": 17}, "candidates"), ({"candidates": True}, "candidates"), ({"candidates": 2.0}, "candidates")])
 def test_generation_rejects_bad_arguments_at_call_time(tiny, kwargs, word):
@@ -391,7 +399,8 @@ def cli(*args, stdin: bytes | None = None, monkeypatch=None) -> int:
     ("", [], "prompt is empty"), ("  ", [], "prompt is empty"), ("x\udcff", [], "not valid UTF-8"),
     ("nod", ["--seconds", "0"], "seconds"), ("nod", ["--seconds", "-2"], "seconds"),
     ("nod", ["--seconds", "13"], "seconds"), ("nod", ["--temperature", "-1"], "temperature"),
-    ("nod", ["--top-p", "1.5"], "top_p"), ("nod", ["--candidates", "0"], "candidates")])
+    ("nod", ["--top-p", "1.5"], "top_p"), ("nod", ["--candidates", "0"], "candidates"),
+    ("nod", ["--guidance-delay", "-1"], "guidance_delay")])
 def test_generate_cli_errors(tiny, tmp_path, capsys, prompt, extra, message):
     code = cli("generate", prompt, "-o", tmp_path / "o.npz", "--model", tiny["dir"], *extra)
     err = capsys.readouterr().err

@@ -47,7 +47,7 @@ import torch
 
 from facelm.clip import MotionClip
 from facelm.errors import FacelmError
-from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_DELAY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from training.lm_backends import RuntimeLM, TorchLM
 from training.metrics import attributes as attr
 from training.metrics.distribution import diversity, fid, multimodality
@@ -229,7 +229,8 @@ def reference_block(test: TestSet, ev, embedder, tokenizer, args) -> tuple[dict,
 
 
 def language2motion_block(test: TestSet, lm, ev, embedder, tokenizer, cache: dict, args) -> dict:
-    sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, guidance=args.guidance)
+    sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, guidance=args.guidance,
+                    guidance_delay=args.guidance_delay)
     if args.candidates > 1:  # best-of-N is a runtime feature (run() checks that --model is given)
         sampling["candidates"] = args.candidates
 
@@ -354,6 +355,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help="Language2Motion nucleus mass (default: the runtime's)")
     ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                     help="classifier-free guidance scale (default: the runtime's, so what ships is what is scored)")
+    ap.add_argument("--guidance-delay", type=int, default=DEFAULT_GUIDANCE_DELAY,
+                    help="motion tokens sampled before guidance starts (default: the runtime's)")
     ap.add_argument("--candidates", type=int, default=1,
                     help="Language2Motion best of N by the model's own log p(prompt | motion) (facelm.lm_runtime; "
                          "needs --model)")

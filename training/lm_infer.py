@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from facelm.errors import FacelmError
-from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_DELAY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from facelm.vocab import TextTokenizer, Vocab
 
 MAX_TEXT_TOKENS = 120
@@ -67,8 +67,9 @@ def _cond(model, embed) -> torch.Tensor:
 
 def text_to_motion(model, vocab: Vocab, tok: TextTokenizer, prompt: str, seconds: float, *, embed=None,
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-                   guidance: float = 1.0) -> np.ndarray:
-    """Motion codes (N,) int64 for ``prompt``, N = vocab.motion_tokens_for(seconds); temperature 0 is greedy."""
+                   guidance: float = 1.0, guidance_delay: int = DEFAULT_GUIDANCE_DELAY) -> np.ndarray:
+    """Motion codes (N,) int64 for ``prompt``, N = vocab.motion_tokens_for(seconds); temperature 0 is greedy;
+    guidance from the ``guidance_delay``-th token on, as the runtime does."""
     if not 0 < seconds <= vocab.max_seconds:
         raise FacelmError(f"seconds must lie in (0, {vocab.max_seconds}], got {seconds}")
     embed = sentence_embedding(prompt) if embed is None else embed
@@ -77,7 +78,7 @@ def text_to_motion(model, vocab: Vocab, tok: TextTokenizer, prompt: str, seconds
     uncond, _ = vocab.text_to_motion([], seconds)
     out = model.generate(ids, _cond(model, embed), max_new_tokens=n, allowed=vocab.motion_mask(), stop_id=None,
                          temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, guidance=guidance,
-                         uncond_prompt=uncond)
+                         uncond_prompt=uncond, guidance_delay=guidance_delay)
     return np.asarray(vocab.to_motion_code(np.asarray(out, np.int64)), np.int64).reshape(-1)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from facelm.commands._common import add_model_arg
 from facelm.errors import FacelmError
-from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, MAX_CANDIDATES
+from facelm.lm_runtime import (DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_DELAY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P,
+                               MAX_CANDIDATES)
 
 
 def register(sub) -> None:
@@ -27,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                    help=f"classifier-free guidance scale (default {DEFAULT_GUIDANCE:g}; 1 is off, higher follows "
                         "the prompt harder)")
+    p.add_argument("--guidance-delay", type=int, default=DEFAULT_GUIDANCE_DELAY,
+                   help=f"motion tokens sampled before guidance starts (default {DEFAULT_GUIDANCE_DELAY}: the first "
+                        "sets the starting pose, which guidance pushes off rest)")
     p.add_argument("--candidates", type=int, default=1,
                    help=f"sample this many clips and keep the one whose motion the model reads back as the "
                         f"prompt likeliest (default 1; at most {MAX_CANDIDATES}; each costs a generation)")
@@ -72,7 +76,7 @@ def run(args) -> int:
     tokens = min(lm.max_motion_tokens, -(-num_frames // codec.frames_per_token))  # whole tokens covering them
     stream = lm.generate_motion(prompt, args.seconds, seed=seed, temperature=args.temperature,
                                 top_k=args.top_k, top_p=args.top_p, guidance=args.guidance, num_tokens=tokens,
-                                candidates=args.candidates)
+                                candidates=args.candidates, guidance_delay=args.guidance_delay)
     if stream.prompt_truncated:
         print("warning: the prompt is longer than the model reads; only its start was used", file=sys.stderr)
     if stream.aliased_words:

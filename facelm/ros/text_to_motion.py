@@ -55,7 +55,7 @@ def shorten(text: str) -> str:
 class TextToMotion(FacelmNode):
     def __init__(self, **kwargs):
         super().__init__("text_to_motion", **kwargs)
-        from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+        from facelm.lm_runtime import DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_DELAY, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
         self.declare_model_params()
         self.param("command_topic", "/face/command", "prompts in (std_msgs/String); a new one preempts the running one")
         self.param("tokens_topic", "/face/tokens", "motion tokens out (facelm_msgs/MotionTokens)")
@@ -66,6 +66,8 @@ class TextToMotion(FacelmNode):
         self.param("top_k", 0, "sample from the k likeliest tokens (0: off)")
         self.param("top_p", float(DEFAULT_TOP_P), "nucleus sampling mass")
         self.param("guidance", float(DEFAULT_GUIDANCE), "classifier-free guidance scale (1: off)")
+        self.param("guidance_delay", DEFAULT_GUIDANCE_DELAY,
+                   "motion tokens sampled before guidance starts (they set the starting pose)")
         self.param("chunk_tokens", 4, "tokens a /face/tokens message carries after the first (which carries one)")
         self.param("candidates", 1, "best of this many samples, the one the model reads back as the prompt "
                                     "likeliest; each is a whole generation before the first token (1: stream "
@@ -192,6 +194,7 @@ class TextToMotion(FacelmNode):
                 request.text, seconds, seed=random.randrange(1 << 31) if seed < 0 else seed,
                 temperature=float(self.value("temperature")), top_k=int(self.value("top_k")),
                 top_p=float(self.value("top_p")), guidance=float(self.value("guidance")),
+                guidance_delay=int(self.value("guidance_delay")),
                 num_tokens=min(self.lm.max_motion_tokens, -(-frames // self.frames_per_token)),
                 candidates=int(self.value("candidates")))
         except FacelmError as exc:
