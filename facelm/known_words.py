@@ -75,6 +75,8 @@ def inflections(base: str, kind: str) -> list[str]:
     """Spellings of ``base`` with an ending of ``kind`` ("" s ed ing ly), most regular first."""
     if kind == "":
         return [base]
+    if base == "be":  # the one irregular verb definitions start with (fumes -> "is mad, angry, or furious")
+        return {"s": ["is"], "ed": ["was", "were"], "ing": ["being"], "ly": []}[kind]
     last = base[-1:]
     return {
         "s": [base + "s", base + "es", base[:-1] + "ies"],

@@ -49,6 +49,16 @@ def test_aliases_are_inflected_like_the_word_and_reach_the_sentence_too():
     assert rewrite.sentence == "A person turns the head quickly, looking angry and grim."
 
 
+def test_a_phrase_alias_inflects_its_first_word():
+    known = KnownWords(["moves", "moving", "up", "and", "down", "is", "be", "mad", "someone"],
+                       aliases={"bob": "move up and down", "fume": "be mad"})
+    assert known.resolve("bobs") == "moves up and down" and known.resolve("bobbing") == "moving up and down"
+    assert known.resolve("fumes") == "is mad" and known.resolve("fume") == "be mad"  # be is irregular
+    rewrite = known.split("Someone fumes and bobs.")
+    assert rewrite.text == rewrite.sentence == "Someone is mad and moves up and down."
+    assert rewrite.aliased == [("fumes", "is mad"), ("bobs", "moves up and down")]
+
+
 def test_a_compound_with_one_known_part_reads_that_part_only():
     known = KnownWords(["a", "person", "stays", "still", "wide", "eyed", "looking"], aliases={"stock": "raise"})
     rewrite = known.split("A person stays stock-still, looking wide-eyed.")
