@@ -28,7 +28,7 @@ import torch
 
 from export.lm_graphs import LMStepGraph
 from export.onnx_utils import export_graph, sha256, update_manifest
-from export.word_aliases import with_aliases
+from export.word_aliases import DEFAULT_THESAURUS, with_aliases
 from export.wordnet import DEFAULT_DIR as DEFAULT_WORDNET
 from facelm.known_words import KnownWords, Rewrite
 from facelm.model_dir import motion_codes_sha256
@@ -258,13 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-parity", action="store_true", help="no comparison with torch (not for a release)")
     ap.add_argument("--wordnet", type=Path, default=DEFAULT_WORDNET,
                     help="WordNet 3.0 database (Debian wordnet-base) for the word aliases (export.word_aliases)")
+    ap.add_argument("--thesaurus", type=Path, default=DEFAULT_THESAURUS,
+                    help="MyThes thesaurus (Debian mythes-en-us) for words WordNet 3.0 lacks")
     ap.add_argument("--no-aliases", action="store_true",
                     help="ship the word list without aliases: unknown words are only left out")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, vocab, tok, tokenizer_sha, words = load_checkpoint(args.checkpoint)
     if words is not None and not args.no_aliases:
-        words = with_aliases(words, args.out, args.wordnet, progress=print)
+        words = with_aliases(words, args.out, args.wordnet, progress=print, thesaurus=args.thesaurus)
     section = export_lm(model, vocab, tok, args.out, args.checkpoint, tokenizer_sha, words)
     if not args.skip_parity:
         section["parity"] = check_parity(model, vocab, tok, args.out)

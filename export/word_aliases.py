@@ -43,6 +43,11 @@ only a derivation, a hypernym or a definition's single word gave (gape had read 
 hypernym "look"): that word names the kind of thing, the definition names the thing.
 Synonyms and similar-to aliases stay. The runtime inflects a phrase's first word like the
 word it reads (bobs -> "moves up and down repeatedly").
+
+Words WordNet 3.0 does not list at all are looked up in the MyThes thesaurus, built from an
+earlier WordNet (``export.thesaurus``): its synonyms and similar, generic and related terms
+are candidates with the thresholds of the matching WordNet relations (petrified: numb,
+similar to afraid).
 """
 from __future__ import annotations
 
@@ -56,6 +61,8 @@ import numpy as np
 
 from facelm.errors import FacelmError
 from facelm.known_words import KnownWords, normalise, regular_stems
+from export.thesaurus import DEFAULT_PATH as DEFAULT_THESAURUS
+from export.thesaurus import Thesaurus
 from export.wordnet import DEFAULT_DIR, WordNet
 from export.wordnet import WORD as DEFINITION_WORD
 
@@ -77,7 +84,8 @@ _NEGATION = re.compile(r"\b(?:not|no|never|nor|without|lacking|lack|absence|un\w
 TEMPLATES = ("{}", "The person looks {}.", "The person {} the head.", "Someone {} while talking.")
 # A definition read as a phrase has at most this many words, and one not in ``FUNCTION_WORDS``.
 MAX_PHRASE_WORDS = 6
-FUNCTION_WORDS = frozenset("a an the and or of to in on at by for with as is be it that this which who what from into".split())
+FUNCTION_WORDS = frozenset("a an the and or of to in on at by for with as is be it that this which who what "
+                           "from into".split())
 _PHRASE = re.compile(r"[a-z][a-z' ,-]*")  # a definition clause of words only: no digits, brackets or quotes
 _LEMMA = re.compile(r"[a-z]{3,}")
 
@@ -147,6 +155,29 @@ def template_vectors(words: list[str], embed: Embed, batch: int = 2048) -> np.nd
     return np.concatenate(parts, axis=1).astype(np.float32)  # (N, T * D)
 
 
+def thesaurus_candidates(known: KnownWords, wn: WordNet, thesaurus: Thesaurus,
+                         words: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+    """Per word of ``words`` (default: every headword) that WordNet does not list and that is no form of
+    a known word, its thesaurus terms that are known words or their lemmas, each with the threshold of the matching
+    WordNet relation (``MIN_SIMILARITY``; antonyms never)."""
+    known = KnownWords(known.words)
+    targets, counts = alias_targets(known, wn), wn.definition_counts()
+    out = {}
+    for word in (thesaurus.words() if words is None else words):
+        if not _LEMMA.fullmatch(word) or word in wn or known.resolve(word) is not None:
+            continue
+        cands: dict[str, float] = {}
+        for term, relation in thesaurus.terms(word):
+            need = MIN_SIMILARITY.get(relation)
+            if need is None or (term not in targets and term not in known.words) \
+                    or (relation == "@" and counts[term] > MAX_HYPERNYM_DEFINITIONS):
+                continue
+            cands[term] = min(cands.get(term, 1.0), need)
+        if cands:
+            out[word] = dict(sorted(cands.items()))
+    return out
+
+
 def unknown_lemmas(known: KnownWords, wn: WordNet, lemmas: Iterable[str] | None = None) -> list[str]:
     """The WordNet lemmas of ``lemmas`` (default all) that are no form of a known word: those an
     alias may be built for. Aliases ``known`` already has are ignored."""
@@ -214,10 +245,15 @@ def closest(candidates: dict[str, dict[str, float]], vector: Callable[[str], np.
 
 
 def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable[str] | None = None,
-                  progress: Callable[[str], None] | None = None) -> dict[str, str]:
-    """{unknown lemma: known lemma} (see the module doc) for ``lemmas`` (default: all of WordNet):
-    by WordNet's relations, and for the lemmas they give none, by the words of their definitions."""
+                  progress: Callable[[str], None] | None = None, thesaurus: Thesaurus | None = None
+                  ) -> dict[str, str]:
+    """{unknown lemma: known lemma or phrase} (see the module doc) for ``lemmas`` (default: all of WordNet
+    and of ``thesaurus``): by WordNet's relations, for the lemmas they give none by the words of their
+    definitions, then shared-sense synonyms and definition phrases; words WordNet lacks by ``thesaurus``."""
+    lemmas = None if lemmas is None else list(lemmas)
     related = alias_candidates(known, wn, lemmas)
+    if thesaurus is not None:
+        related.update(thesaurus_candidates(known, wn, thesaurus, lemmas))
     defined = alias_candidates(known, wn, lemmas, definitions=True)
     words = sorted({w for table in (related, defined) for lemma, cands in table.items() for w in (lemma, *cands)})
     if progress:
@@ -249,10 +285,11 @@ def build_aliases(known: KnownWords, wn: WordNet, embed: Embed, lemmas: Iterable
 
 
 def with_aliases(known: KnownWords, model_dir: str | Path, wordnet: WordNet | str | Path = DEFAULT_DIR,
-                 lemmas: Iterable[str] | None = None, progress: Callable[[str], None] | None = None
-                 ) -> KnownWords:
-    """``known`` plus the alias table built from ``wordnet`` (a loaded one or its directory), judged
-    by the sentence encoder of ``model_dir`` (the one the runtime ships)."""
+                 lemmas: Iterable[str] | None = None, progress: Callable[[str], None] | None = None,
+                 thesaurus: Thesaurus | str | Path | None = DEFAULT_THESAURUS) -> KnownWords:
+    """``known`` plus the alias table built from ``wordnet`` (a loaded one or its directory) and
+    ``thesaurus`` (a loaded one, its file, or None: not read), judged by the sentence encoder of
+    ``model_dir`` (the one the runtime ships)."""
     from facelm.model_dir import ModelDir
     from facelm.text_encoder import TextEncoder
 
@@ -261,12 +298,15 @@ def with_aliases(known: KnownWords, model_dir: str | Path, wordnet: WordNet | st
         raise FacelmError(f"{model_dir}: word aliases need the sentence encoder in the model dir "
                           "(python -m export.text_encoder --out DIR first)")
     wn = wordnet if isinstance(wordnet, WordNet) else WordNet(wordnet)
-    aliases = build_aliases(known, wn, TextEncoder(md).embed, lemmas, progress)
+    if thesaurus is not None and not isinstance(thesaurus, Thesaurus):
+        thesaurus = Thesaurus(thesaurus)
+    aliases = build_aliases(known, wn, TextEncoder(md).embed, lemmas, progress, thesaurus)
     return KnownWords(known.words, aliases)
 
 
 def rewrite_model_aliases(model_dir: str | Path, wordnet: str | Path = DEFAULT_DIR,
-                          progress: Callable[[str], None] | None = None) -> KnownWords:
+                          progress: Callable[[str], None] | None = None,
+                          thesaurus: str | Path | None = DEFAULT_THESAURUS) -> KnownWords:
     """Rebuild ``model_dir``'s alias table (same word list, same LM graph) and record it in the
     manifest's ``lm`` section, as ``export.lm`` would have."""
     import copy
@@ -280,7 +320,8 @@ def rewrite_model_aliases(model_dir: str | Path, wordnet: str | Path = DEFAULT_D
     if not entry:
         raise FacelmError(f"{model_dir}: the LM ships no word list to add aliases to")
     path = md.file(entry)
-    known = with_aliases(KnownWords.from_file(path), model_dir, wordnet, progress=progress)  # a new table
+    known = with_aliases(KnownWords.from_file(path), model_dir, wordnet, progress=progress,
+                         thesaurus=thesaurus)  # a new table
     known.save(path)
     entry.update(sha256=sha256(path), count=len(known), aliases=len(known.aliases))
     update_manifest(Path(model_dir), "lm", section)
@@ -300,13 +341,17 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=Path("artifacts"),
                     help="model directory with lm_words.json and the sentence encoder")
     ap.add_argument("--wordnet", type=Path, default=DEFAULT_DIR, help="WordNet 3.0 database directory")
+    ap.add_argument("--thesaurus", type=Path, default=DEFAULT_THESAURUS,
+                    help="MyThes thesaurus for words WordNet 3.0 lacks (Debian mythes-en-us)")
+    ap.add_argument("--no-thesaurus", action="store_true", help="build from WordNet alone")
     ap.add_argument("--write", action="store_true",
                     help="rebuild the model directory's whole alias table (lm_words.json and the manifest) "
                          "instead of only showing words")
     ap.add_argument("words_to_show", nargs="*", metavar="WORD", help="words to look up")
     args = ap.parse_args(argv)
+    thesaurus = None if args.no_thesaurus else args.thesaurus
     if args.write:
-        known = rewrite_model_aliases(args.model, args.wordnet, progress=print)
+        known = rewrite_model_aliases(args.model, args.wordnet, progress=print, thesaurus=thesaurus)
         print(f"{args.model}: {len(known.aliases)} aliases for {len(known)} known words")
         for line in describe_words(known, args.words_to_show):
             print(line)
@@ -315,8 +360,11 @@ def main(argv=None) -> int:
         ap.error("name words to show, or --write")
     known = KnownWords.from_file(args.model / "lm_words.json")
     wn = WordNet(args.wordnet)
+    thesaurus = None if thesaurus is None else Thesaurus(thesaurus)
     lemmas = {base for word in args.words_to_show for base in wn.lemmas(normalise(word))}
-    known = with_aliases(known, args.model, wn, lemmas=sorted(lemmas))  # the database is read once
+    lemmas |= {w for word in args.words_to_show for w, _ in regular_stems(normalise(word))
+               if thesaurus is not None and w in thesaurus}
+    known = with_aliases(known, args.model, wn, lemmas=sorted(lemmas), thesaurus=thesaurus)  # read once
     for line in describe_words(known, args.words_to_show):
         print(line)
     return 0

@@ -5,8 +5,9 @@ set -euo pipefail
 
 # espeak-ng: speech for the talking corpus; libportaudio2: microphone node;
 # cmake/g++ (+ python3.11-dev on a system Python): building facelm_msgs into the venv;
-# wordnet-base: the WordNet database export.lm builds word aliases from (export/word_aliases.py).
-PACKAGES=(espeak-ng libespeak-ng1 libportaudio2 cmake g++ make wordnet-base)
+# wordnet-base, mythes-en-us: WordNet and the thesaurus export.lm builds word aliases from
+# (export/word_aliases.py).
+PACKAGES=(espeak-ng libespeak-ng1 libportaudio2 cmake g++ make wordnet-base mythes-en-us)
 
 # A Debian system Python needs its -dev (Python.h for the msgs build) and -venv packages.
 PY=$(command -v python3.11 || command -v python3 || true)

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.word_aliases import TEMPLATES, alias_candidates, build_aliases
+from export.thesaurus import Thesaurus
+from export.word_aliases import TEMPLATES, alias_candidates, build_aliases, thesaurus_candidates
 from export.wordnet import DEFAULT_DIR, WordNet
 from facelm.errors import FacelmError
 from facelm.known_words import KnownWords
@@ -32,6 +33,24 @@ VERB = [
     "00000200 00 v 01 swivel 0 001 @ 00000100 v 0000 01 + 01 00 | turn on a pivot",
     "00000300 00 v 01 bob 0 001 @ 00000100 v 0000 01 + 01 00 | move up and down",
 ]
+
+
+# MyThes: "word|meanings", then "(pos)|term|term (relation)|..." per meaning
+THESAURUS = """UTF-8
+petrified|2
+(adj)|hard (similar term)
+(adj)|numb|afraid (similar term)|calm (antonym)
+livid|1
+(adj)|furious|angry (similar term)
+gleeful|1
+(adj)|happy (generic term)|sad (antonym)
+"""
+
+
+def write_thesaurus(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(THESAURUS, encoding="utf-8")
+    return path
 
 
 def write_wordnet(root: Path) -> Path:
@@ -104,7 +123,8 @@ def test_write_rebuilds_a_model_directory_table(tmp_path):
         else:
             (model / source.name).symlink_to(source)
     words = json.loads((model / "lm_words.json").read_text())["words"]
-    assert main(["--model", str(model), "--wordnet", str(write_wordnet(tmp_path / "wn")), "--write", "livid"]) == 0
+    assert main(["--model", str(model), "--wordnet", str(write_wordnet(tmp_path / "wn")),
+                 "--thesaurus", str(write_thesaurus(tmp_path / "th.dat")), "--write", "livid"]) == 0
     table = json.loads((model / "lm_words.json").read_text())
     assert table["words"] == words and table["aliases"]["livid"] == "angry"
     entry = ModelDir(model).section("lm")["known_words"]
@@ -112,6 +132,30 @@ def test_write_rebuilds_a_model_directory_table(tmp_path):
     ModelDir(model).file(entry)  # the recorded sha256 matches the new file
     with pytest.raises(SystemExit):
         main(["--model", str(model)])  # neither words nor --write
+
+
+def test_the_thesaurus_reads_words_wordnet_lacks(tmp_path):
+    th = Thesaurus(write_thesaurus(tmp_path / "th.dat"))
+    assert th.terms("petrified") == [("hard", "&"), ("numb", "synonym"), ("afraid", "&"), ("calm", "!")]
+    wn = WordNet(write_wordnet(tmp_path / "wn"))
+    known = KnownWords(["afraid", "calm", "happy", "angry"])
+    # livid is WordNet's (its relations decide); an antonym is never a candidate; a generic term is a hypernym
+    assert thesaurus_candidates(known, wn, th) == {"gleeful": {"happy": 0.65}, "petrified": {"afraid": 0.5}}
+    assert thesaurus_candidates(known, wn, th, ["petrified", "unlisted"]) == {"petrified": {"afraid": 0.5}}
+
+    def embed(texts):  # every word at cosine 0.6 to every other
+        return np.asarray([[1.0, 0.0] if any(w in t for w in known.words) else [0.6, 0.8] for t in texts], np.float32)
+
+    # gleeful's hypernym needs 0.65: not reached
+    assert build_aliases(known, wn, embed, lemmas=["petrified", "gleeful"], thesaurus=th) == {"petrified": "afraid"}
+    (tmp_path / "bad.dat").write_text("UTF-8\npetrified|3\n(adj)|numb\n")
+    with pytest.raises(FacelmError, match="not a MyThes headword line"):
+        Thesaurus(tmp_path / "bad.dat")
+    (tmp_path / "bad.dat").write_text("UTF-8\npetrified|1\nadj|numb\n")
+    with pytest.raises(FacelmError, match="not a MyThes meaning line"):
+        Thesaurus(tmp_path / "bad.dat")
+    with pytest.raises(FacelmError, match="mythes-en-us"):
+        Thesaurus(tmp_path / "nowhere.dat")
 
 
 def test_the_closest_candidate_above_its_relation_threshold_wins(tmp_path):
@@ -194,7 +238,8 @@ def test_dominant_senses_give_shared_synonyms_and_definitions_in_known_words(tmp
     assert wn.dominant_senses("bob") == [("v", "00000300")]
     aliases = build_aliases(known, wn, embed)
     assert aliases["quail"] == "cringe" and "wince" not in aliases
-    assert aliases["bob"] == "turn up and down repeatedly"  # turn, its hypernym and a word of its definition, at 0.5 was too far
+    # turn, its hypernym and a word of its definition, at 0.5 was too far
+    assert aliases["bob"] == "turn up and down repeatedly"
     table = KnownWords(known.words, aliases)
     assert table.resolve("bobs") == "turns up and down repeatedly" and table.resolve("gaping") == "look with amazement"
     rewrite = table.split("A person bobs twice.")
